@@ -1,0 +1,80 @@
+/**
+ * Routes Binance market-data messages (raw `/ws/<stream>` or combined `/stream?streams=` frames)
+ * to per-symbol depth syncs. Used unchanged by the live connection and by replay.
+ */
+import { DataError } from '#core/errors.ts';
+import type { VenueId } from '#core/instrument.ts';
+import type { BookFeed, PrecisionOptions, SyncHooks } from '../book-feed.ts';
+import { asRecord, resolveGrids } from '../book-feed.ts';
+import type { BinanceRules, DepthSnapshot } from './depth-sync.ts';
+import { BinanceDepthSync, asDepthUpdate, isDepthSnapshot } from './depth-sync.ts';
+
+export interface BinanceFeedOptions extends PrecisionOptions {
+  /** Track only these symbols (uppercase); all when absent. */
+  readonly only?: ReadonlySet<string> | undefined;
+}
+
+export class BinanceBookFeed implements BookFeed {
+  readonly venue: VenueId;
+  private readonly rules: BinanceRules;
+  private readonly syncs = new Map<string, BinanceDepthSync>();
+  private readonly opts: BinanceFeedOptions;
+  private readonly hooks: SyncHooks;
+
+  constructor(venue: 'binance-futures' | 'binance-us', hooks: SyncHooks, opts: BinanceFeedOptions = {}) {
+    this.venue = venue;
+    this.rules = venue === 'binance-futures' ? 'futures' : 'spot';
+    this.hooks = hooks;
+    this.opts = opts;
+  }
+
+  symbols(): ReadonlyMap<string, BinanceDepthSync> {
+    return this.syncs;
+  }
+
+  /** The sync for a symbol, created on first use (null when filtered out). */
+  sync(symbol: string): BinanceDepthSync | null {
+    const key = symbol.toUpperCase();
+    let s = this.syncs.get(key);
+    if (!s) {
+      if (this.opts.only && !this.opts.only.has(key)) return null;
+      s = new BinanceDepthSync(key, this.rules, (sample) => resolveGrids(key, this.opts, sample), this.hooks);
+      this.syncs.set(key, s);
+    }
+    return s;
+  }
+
+  onMessage(msg: unknown, recvTs: number): void {
+    let obj = asRecord(msg);
+    if (!obj) return;
+    // Combined stream frames wrap the event: {"stream":"sushiusdt@depth@100ms","data":{...}}.
+    if (typeof obj.stream === 'string' && 'data' in obj) obj = asRecord(obj.data);
+    if (!obj || obj.e !== 'depthUpdate') return;
+    if (typeof obj.s !== 'string') throw new DataError('BAD_MESSAGE', 'depthUpdate without a symbol');
+    const sync = this.sync(obj.s);
+    if (sync) sync.onDiff(asDepthUpdate(obj), recvTs);
+  }
+
+  onSnapshot(symbol: string | undefined, body: unknown, recvTs: number): void {
+    const obj = asRecord(body);
+    if (!obj || !isDepthSnapshot(obj)) throw new DataError('BAD_MESSAGE', 'not a depth snapshot');
+    const sync = symbol ? this.sync(symbol) : this.waitingSync();
+    if (sync) sync.onSnapshot(obj as unknown as DepthSnapshot, recvTs);
+  }
+
+  onOutbound(): void {
+    // Binance subscriptions carry nothing the book needs.
+  }
+
+  /** A snapshot without a symbol belongs to the one symbol waiting for one; anything else is ambiguous. */
+  private waitingSync(): BinanceDepthSync | null {
+    const waiting = [...this.syncs.values()].filter((s) => s.awaitingSnapshot);
+    if (waiting.length === 1) return waiting[0] as BinanceDepthSync;
+    if (waiting.length === 0 && this.opts.only?.size === 1)
+      return this.sync([...this.opts.only][0] as string);
+    throw new DataError(
+      'AMBIGUOUS_SNAPSHOT',
+      `a depth snapshot without a symbol, and ${waiting.length} symbols are waiting for one: record snapshots with their URL or pass --symbol`,
+    );
+  }
+}

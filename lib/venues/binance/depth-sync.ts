@@ -1,0 +1,233 @@
+/**
+ * Binance diff-depth book sync, per the venues' published "manage a local order book" procedures.
+ *
+ * USD-M futures (rules 'futures'):
+ *   buffer events → REST snapshot (lastUpdateId L) → drop u < L → the first applied event must
+ *   have U <= L <= u → every later event must have pu == previous u; otherwise resync.
+ * Binance.US spot (rules 'spot'):
+ *   drop u <= L → the first applied event must have U <= L+1 <= u → every later event must have
+ *   U == previous u + 1; otherwise resync.
+ *
+ * Futures update ids are not contiguous (U is never previous u + 1 in real data): only `pu`
+ * carries continuity there. A resync of one symbol touches only that symbol.
+ */
+import { L2Book } from '#core/book.ts';
+import { DataError } from '#core/errors.ts';
+import { toSteps, toStepsExact } from '#core/grid.ts';
+import type { BookGrids, SyncHooks, SyncStats, SymbolBookView } from '../book-feed.ts';
+import { newStats } from '../book-feed.ts';
+
+export type BinanceRules = 'futures' | 'spot';
+
+/** A `depthUpdate` event as the venue sends it (prices and quantities as text). */
+export interface DepthUpdate {
+  readonly E: number;
+  readonly U: number;
+  readonly u: number;
+  /** Futures only: the final update id of the previous event. */
+  readonly pu?: number;
+  readonly b: ReadonlyArray<readonly [string, string]>;
+  readonly a: ReadonlyArray<readonly [string, string]>;
+}
+
+/** A REST depth snapshot (`/fapi/v1/depth`, `/api/v3/depth`). */
+export interface DepthSnapshot {
+  readonly lastUpdateId: number;
+  readonly E?: number;
+  readonly bids: ReadonlyArray<readonly [string, string]>;
+  readonly asks: ReadonlyArray<readonly [string, string]>;
+}
+
+type Phase = 'AWAIT_SNAPSHOT' | 'AWAIT_FIRST' | 'LIVE';
+
+/** Events kept while waiting for a snapshot; beyond this the oldest are dropped. */
+const MAX_BUFFER = 10_000;
+
+interface Buffered {
+  readonly ev: DepthUpdate;
+  readonly recvTs: number;
+}
+
+export class BinanceDepthSync implements SymbolBookView {
+  readonly book: L2Book;
+  readonly stats: SyncStats = newStats();
+  readonly rules: BinanceRules;
+  private _grids: BookGrids | null;
+  private readonly resolveGrids: (sample: { price: string; qty: string } | undefined) => BookGrids;
+  private readonly hooks: SyncHooks;
+  private phase: Phase = 'AWAIT_SNAPSHOT';
+  private buffer: Buffered[] = [];
+  private snapshotId = 0;
+  private prevU = 0;
+
+  constructor(
+    symbol: string,
+    rules: BinanceRules,
+    resolveGrids: (sample: { price: string; qty: string } | undefined) => BookGrids,
+    hooks: SyncHooks,
+  ) {
+    this.book = new L2Book(symbol);
+    this.rules = rules;
+    this.resolveGrids = resolveGrids;
+    this.hooks = hooks;
+    this._grids = null;
+  }
+
+  get grids(): BookGrids | null {
+    return this._grids;
+  }
+
+  /** Whether the sync is waiting for a REST snapshot. */
+  get awaitingSnapshot(): boolean {
+    return this.phase === 'AWAIT_SNAPSHOT';
+  }
+
+  onDiff(ev: DepthUpdate, recvTs: number): void {
+    this.stats.messages++;
+    if (this.phase === 'AWAIT_SNAPSHOT') {
+      if (this.buffer.length >= MAX_BUFFER) {
+        this.buffer.shift();
+        this.stats.dropped++;
+      }
+      this.buffer.push({ ev, recvTs });
+      return;
+    }
+    this.process(ev, recvTs);
+  }
+
+  onSnapshot(snap: DepthSnapshot, recvTs: number): void {
+    this.stats.messages++;
+    if (this.phase !== 'AWAIT_SNAPSHOT') {
+      // Unrequested snapshot (e.g. a recording that holds several): the live stream is authoritative.
+      return;
+    }
+    try {
+      if (!this._grids) this._grids = this.resolveGrids(sampleOf(snap.bids, snap.asks));
+      const book = this.book;
+      book.clear();
+      this.loadSide('bid', snap.bids);
+      this.loadSide('ask', snap.asks);
+      book.lastUpdateId = snap.lastUpdateId;
+      book.venueTs = snap.E ?? 0;
+      book.localTs = recvTs;
+    } catch (err) {
+      this.stats.errors++;
+      this.resync(`snapshot unusable: ${(err as Error).message}`, undefined);
+      return;
+    }
+    this.snapshotId = snap.lastUpdateId;
+    this.phase = 'AWAIT_FIRST';
+    this.book.markSyncing();
+    const buffered = this.buffer;
+    this.buffer = [];
+    for (const { ev, recvTs: ts } of buffered) {
+      // A resync while draining re-buffers the rest behind the offending event.
+      if ((this.phase as Phase) === 'AWAIT_SNAPSHOT') this.buffer.push({ ev, recvTs: ts });
+      else this.process(ev, ts);
+    }
+  }
+
+  private process(ev: DepthUpdate, recvTs: number): void {
+    const futures = this.rules === 'futures';
+    if (this.phase === 'AWAIT_FIRST') {
+      const L = this.snapshotId;
+      const target = futures ? L : L + 1;
+      if (futures ? ev.u < L : ev.u <= L) {
+        this.stats.dropped++;
+        return;
+      }
+      if (!(ev.U <= target && ev.u >= target)) {
+        this.stats.gaps++;
+        this.resync(`first event [${ev.U}, ${ev.u}] does not bracket ${target}: the snapshot is too old`, {
+          ev,
+          recvTs,
+        });
+        return;
+      }
+    } else if (futures ? ev.pu !== this.prevU : ev.U !== this.prevU + 1) {
+      this.stats.gaps++;
+      const expected = futures ? `pu ${this.prevU}` : `U ${this.prevU + 1}`;
+      const got = futures ? `pu ${ev.pu}` : `U ${ev.U}`;
+      this.resync(`sequence break: expected ${expected}, got ${got}`, { ev, recvTs });
+      return;
+    }
+    const book = this.book;
+    try {
+      if (!this._grids) this._grids = this.resolveGrids(sampleOf(ev.b, ev.a));
+      this.applySide('bid', ev.b);
+      this.applySide('ask', ev.a);
+    } catch (err) {
+      this.stats.errors++;
+      this.resync(`update ${ev.u} unusable: ${(err as Error).message}`, undefined);
+      return;
+    }
+    this.prevU = ev.u;
+    book.lastUpdateId = ev.u;
+    book.venueTs = ev.E;
+    book.localTs = recvTs;
+    this.stats.applied++;
+    if (book.isCrossed()) {
+      this.stats.crossed++;
+      this.resync(
+        `crossed book after update ${ev.u}: bid ${book.bestBid()} >= ask ${book.bestAsk()}`,
+        undefined,
+      );
+      return;
+    }
+    if (this.phase === 'AWAIT_FIRST') {
+      this.phase = 'LIVE';
+      book.markSynced();
+    }
+    this.hooks.onBook?.(book);
+  }
+
+  private loadSide(side: 'bid' | 'ask', levels: ReadonlyArray<readonly [string, string]>): void {
+    const grids = this._grids as BookGrids;
+    const target = side === 'bid' ? this.book.bids : this.book.asks;
+    for (const [p, q] of levels) {
+      const qty = toStepsExact(q, grids.qty);
+      if (qty !== 0) target.setExact(toSteps(p, grids.price), qty);
+    }
+  }
+
+  private applySide(side: 'bid' | 'ask', levels: ReadonlyArray<readonly [string, string]>): void {
+    const grids = this._grids as BookGrids;
+    const target = side === 'bid' ? this.book.bids : this.book.asks;
+    for (let i = 0; i < levels.length; i++) {
+      const level = levels[i] as readonly [string, string];
+      target.setExact(toSteps(level[0], grids.price), toStepsExact(level[1], grids.qty));
+    }
+  }
+
+  /** Throws the book away and asks for a new snapshot; `keep` is buffered for it. */
+  private resync(reason: string, keep: Buffered | undefined): void {
+    this.stats.resyncs++;
+    this.phase = 'AWAIT_SNAPSHOT';
+    this.book.markUnsynced(reason);
+    this.book.clear();
+    this.buffer = keep ? [keep] : [];
+    this.hooks.requestResync(this.book.symbol, reason);
+  }
+}
+
+function sampleOf(
+  bids: ReadonlyArray<readonly [string, string]>,
+  asks: ReadonlyArray<readonly [string, string]>,
+): { price: string; qty: string } | undefined {
+  const level = bids[0] ?? asks[0];
+  return level ? { price: level[0], qty: level[1] } : undefined;
+}
+
+/** Validates the shape of a parsed `depthUpdate` (data errors are counted by the caller). */
+export function asDepthUpdate(v: Record<string, unknown>): DepthUpdate {
+  const { U, u, b, a } = v;
+  if (typeof U !== 'number' || typeof u !== 'number' || !Array.isArray(b) || !Array.isArray(a)) {
+    throw new DataError('BAD_MESSAGE', 'depthUpdate without numeric U/u or b/a arrays');
+  }
+  return v as unknown as DepthUpdate;
+}
+
+/** Validates the shape of a parsed REST depth snapshot. */
+export function isDepthSnapshot(v: Record<string, unknown>): boolean {
+  return typeof v.lastUpdateId === 'number' && Array.isArray(v.bids) && Array.isArray(v.asks);
+}
