@@ -20,6 +20,8 @@ export class BinanceBookFeed implements BookFeed {
   private readonly syncs = new Map<string, BinanceDepthSync>();
   private readonly opts: BinanceFeedOptions;
   private readonly hooks: SyncHooks;
+  /** A snapshot that arrived, without a symbol, before any symbol did. */
+  private pending: { snap: DepthSnapshot; recvTs: number } | undefined;
 
   constructor(venue: 'binance-futures' | 'binance-us', hooks: SyncHooks, opts: BinanceFeedOptions = {}) {
     this.venue = venue;
@@ -40,6 +42,10 @@ export class BinanceBookFeed implements BookFeed {
       if (this.opts.only && !this.opts.only.has(key)) return null;
       s = new BinanceDepthSync(key, this.rules, (sample) => resolveGrids(key, this.opts, sample), this.hooks);
       this.syncs.set(key, s);
+      if (this.pending) {
+        s.onSnapshot(this.pending.snap, this.pending.recvTs);
+        this.pending = undefined;
+      }
     }
     return s;
   }
@@ -58,8 +64,14 @@ export class BinanceBookFeed implements BookFeed {
   onSnapshot(symbol: string | undefined, body: unknown, recvTs: number): void {
     const obj = asRecord(body);
     if (!obj || !isDepthSnapshot(obj)) throw new DataError('BAD_MESSAGE', 'not a depth snapshot');
+    const snap = obj as unknown as DepthSnapshot;
+    if (!symbol && this.syncs.size === 0 && !this.opts.only) {
+      // A recording that starts with its snapshot: it belongs to the first symbol that shows up.
+      this.pending = { snap, recvTs };
+      return;
+    }
     const sync = symbol ? this.sync(symbol) : this.waitingSync();
-    if (sync) sync.onSnapshot(obj as unknown as DepthSnapshot, recvTs);
+    if (sync) sync.onSnapshot(snap, recvTs);
   }
 
   onOutbound(): void {
