@@ -2,7 +2,10 @@
 /** The Tradewind command line: `tradewind <command> [options]`, `--help` on every command. */
 import { DataError } from '#core/errors.ts';
 import { UsageError } from '#cli/args.ts';
+import { recordCommand, recordHelp } from '#cli/record-command.ts';
 import { replayCommand, replayHelp } from '#cli/replay-command.ts';
+import { simCommand, simHelp } from '#cli/sim-command.ts';
+import { startCommand, startHelp } from '#cli/start-command.ts';
 
 interface Command {
   readonly summary: string;
@@ -11,6 +14,13 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  start: { summary: 'paper-trade locally (not built yet)', help: startHelp, run: startCommand },
+  sim: { summary: 'run the local exchange simulator', help: simHelp, run: simCommand },
+  record: {
+    summary: 'record raw venue market data (gzip JSON lines, hourly files)',
+    help: recordHelp,
+    run: recordCommand,
+  },
   replay: {
     summary: 'replay recorded venue traffic through the book sync code',
     help: replayHelp,

@@ -15,6 +15,11 @@ export type BookState = 'UNSYNCED' | 'SYNCING' | 'SYNCED';
 export type Side = 'bid' | 'ask';
 
 const INITIAL_CAPACITY = 64;
+/**
+ * Inserts and deletes near the top move a few elements; below this many a plain loop is cheaper
+ * than two copyWithin calls (a C++ builtin with a fixed cost per call).
+ */
+const SMALL_MOVE = 32;
 
 export class BookSide {
   /** Prices in ticks, best last. */
@@ -67,9 +72,19 @@ export class BookSide {
     const i = this.find(price);
     if (i >= 0) {
       if (qty === 0) {
-        this.px.copyWithin(i, i + 1, this.n);
-        this.qty.copyWithin(i, i + 1, this.n);
-        this.n--;
+        const n = this.n - 1;
+        if (n - i <= SMALL_MOVE) {
+          const px = this.px;
+          const qa = this.qty;
+          for (let k = i; k < n; k++) {
+            px[k] = px[k + 1] as number;
+            qa[k] = qa[k + 1] as number;
+          }
+        } else {
+          this.px.copyWithin(i, i + 1, this.n);
+          this.qty.copyWithin(i, i + 1, this.n);
+        }
+        this.n = n;
       } else {
         this.qty[i] = qty;
       }
@@ -78,13 +93,21 @@ export class BookSide {
     if (qty === 0) return;
     const at = -i - 1;
     if (this.n === this.px.length) this.grow();
-    if (at < this.n) {
-      this.px.copyWithin(at + 1, at, this.n);
-      this.qty.copyWithin(at + 1, at, this.n);
+    const n = this.n;
+    const px = this.px;
+    const qa = this.qty;
+    if (n - at <= SMALL_MOVE) {
+      for (let k = n; k > at; k--) {
+        px[k] = px[k - 1] as number;
+        qa[k] = qa[k - 1] as number;
+      }
+    } else {
+      px.copyWithin(at + 1, at, n);
+      qa.copyWithin(at + 1, at, n);
     }
-    this.px[at] = price;
-    this.qty[at] = qty;
-    this.n++;
+    px[at] = price;
+    qa[at] = qty;
+    this.n = n + 1;
   }
 
   /** Sets a quantity that may be too large for a safe integer (a bigint then), keeping it exact. */

@@ -30,6 +30,8 @@ export function pow10(n: number): number {
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
+/** Up to here (2^51) x·10^scale rounds to the right integer: its error stays below 0.5. */
+const WIDE_PRODUCT = 2 ** 51;
 
 /**
  * Builds a grid from a step written as decimal text ("0.0010", "1", "0.5", "1000").
@@ -88,6 +90,12 @@ function fail(code: string, text: string, grid: Grid, why: string): never {
   throw new DataError(code, `${JSON.stringify(text)} ${why} (step ${grid.step})`);
 }
 
+/** A character that is neither a digit nor the first '.' (`d` is its code minus '0'). */
+function badChar(text: string, grid: Grid, d: number): never {
+  if (d === -3) fail('NEGATIVE', text, grid, 'is negative');
+  fail('NOT_A_NUMBER', text, grid, 'is not a decimal number');
+}
+
 /**
  * Venue decimal text → integer steps. Rejects signs, exponents, empty text, off-grid values and
  * values too large to be exact. This is on the hot path: one pass over the characters, no allocation.
@@ -96,30 +104,33 @@ export function toSteps(text: string, grid: Grid): number {
   const len = text.length;
   const scale = grid.scale;
   let units = 0;
-  let frac = -1;
-  let digits = 0;
-  for (let i = 0; i < len; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      digits++;
-      if (frac >= 0) {
-        frac++;
-        if (frac > scale) {
-          if (c !== 48) fail('OFF_GRID', text, grid, `has more than ${scale} decimals`);
-          continue;
-        }
+  let i = 0;
+  // d is the character minus '0': a digit is 0..9, '.' is -2, '-' is -3.
+  let d = 0;
+  // Two tight loops, integer part then fraction, instead of one loop that asks at every character
+  // which part it is in: this runs twice per book level.
+  for (; i < len; i++) {
+    d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    units = units * 10 + d;
+  }
+  let digits = i;
+  let frac = 0;
+  if (i < len) {
+    if (d !== -2) badChar(text, grid, d);
+    for (i++; i < len; i++) {
+      d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) badChar(text, grid, d);
+      if (++frac > scale) {
+        if (d !== 0) fail('OFF_GRID', text, grid, `has more than ${scale} decimals`);
+      } else {
+        units = units * 10 + d;
       }
-      units = units * 10 + (c - 48);
-    } else if (c === 46 && frac < 0) {
-      frac = 0;
-    } else if (c === 45) {
-      fail('NEGATIVE', text, grid, 'is negative');
-    } else {
-      fail('NOT_A_NUMBER', text, grid, 'is not a decimal number');
     }
+    digits += frac;
   }
   if (digits === 0) fail('NOT_A_NUMBER', text, grid, 'is not a decimal number');
-  for (let f = frac < 0 ? 0 : frac; f < scale; f++) units *= 10;
+  for (let f = frac; f < scale; f++) units *= 10;
   if (units > MAX) return wideSteps(text, grid);
   const stepUnits = grid.stepUnits;
   if (stepUnits === 1) return units;
@@ -184,6 +195,11 @@ export function numberToSteps(x: number, grid: Grid): number {
   const units = Math.round(x * p);
   if (units > MAX)
     throw new DataError('OUT_OF_RANGE', `${x} is too large to hold exactly (step ${grid.step})`);
+  // Beyond 2^51 units x·p can round to a neighbouring integer, and two neighbours can both divide
+  // back to x (68195.559293537 at 11 decimals). The double's shortest text is the venue's decimal
+  // whenever that had at most 15 significant digits, so convert it exactly instead (rare, off the
+  // usual hot path).
+  if (units > WIDE_PRODUCT) return toSteps(plainDecimal(x), grid);
   if (units / p !== x)
     throw new DataError('OFF_GRID', `${x} has more than ${grid.scale} decimals (step ${grid.step})`);
   if (units % grid.stepUnits !== 0)

@@ -64,6 +64,8 @@ export interface SymbolBookView {
   readonly stats: SyncStats;
   /** Null until the first message told us (or metadata gave) the symbol's precision. */
   readonly grids: BookGrids | null;
+  /** UNSYNCED now, waiting for a fresh snapshot; nothing is requested. */
+  reset(reason: string): void;
 }
 
 /** A venue's book feed: routes raw venue messages to per-symbol syncs. */
@@ -77,6 +79,11 @@ export interface BookFeed {
   onOutbound(msg: unknown): void;
   /** Every symbol seen so far, in first-seen order. */
   symbols(): ReadonlyMap<string, SymbolBookView>;
+  /**
+   * Throws every book away (the connection that fed them is gone): all UNSYNCED until each is
+   * rebuilt from a fresh snapshot. Does not request anything — the transport resubscribes.
+   */
+  resetAll(reason: string): void;
 }
 
 export interface PrecisionOptions {

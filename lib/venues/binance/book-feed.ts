@@ -74,6 +74,10 @@ export class BinanceBookFeed implements BookFeed {
     if (sync) sync.onSnapshot(snap, recvTs);
   }
 
+  resetAll(reason: string): void {
+    for (const s of this.syncs.values()) s.reset(reason);
+  }
+
   onOutbound(): void {
     // Binance subscriptions carry nothing the book needs.
   }

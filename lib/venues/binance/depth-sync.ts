@@ -59,6 +59,8 @@ export class BinanceDepthSync implements SymbolBookView {
   private buffer: Buffered[] = [];
   private snapshotId = 0;
   private prevU = 0;
+  /** A snapshot has been asked for since the book was last reset. */
+  private requested = false;
 
   constructor(
     symbol: string,
@@ -85,6 +87,11 @@ export class BinanceDepthSync implements SymbolBookView {
   onDiff(ev: DepthUpdate, recvTs: number): void {
     this.stats.messages++;
     if (this.phase === 'AWAIT_SNAPSHOT') {
+      if (!this.requested) {
+        // Events are flowing and buffered: now a snapshot can be bracketed by them.
+        this.requested = true;
+        this.hooks.requestResync(this.book.symbol, 'initial snapshot');
+      }
       if (this.buffer.length >= MAX_BUFFER) {
         this.buffer.shift();
         this.stats.dropped++;
@@ -102,7 +109,7 @@ export class BinanceDepthSync implements SymbolBookView {
       return;
     }
     try {
-      if (!this._grids) this._grids = this.resolveGrids(sampleOf(snap.bids, snap.asks));
+      this.ensureGrids(snap.bids, snap.asks);
       const book = this.book;
       book.clear();
       this.loadSide('bid', snap.bids);
@@ -116,6 +123,7 @@ export class BinanceDepthSync implements SymbolBookView {
       return;
     }
     this.snapshotId = snap.lastUpdateId;
+    this.requested = false;
     this.phase = 'AWAIT_FIRST';
     this.book.markSyncing();
     const buffered = this.buffer;
@@ -153,7 +161,7 @@ export class BinanceDepthSync implements SymbolBookView {
     }
     const book = this.book;
     try {
-      if (!this._grids) this._grids = this.resolveGrids(sampleOf(ev.b, ev.a));
+      this.ensureGrids(ev.b, ev.a);
       this.applySide('bid', ev.b);
       this.applySide('ask', ev.a);
     } catch (err) {
@@ -181,6 +189,23 @@ export class BinanceDepthSync implements SymbolBookView {
     this.hooks.onBook?.(book);
   }
 
+  /**
+   * The text carries the precision; until some level has been seen (an empty book of an illiquid
+   * symbol) there is nothing to convert, so nothing to decide — unless metadata or flags say.
+   */
+  private ensureGrids(
+    bids: ReadonlyArray<readonly [string, string]>,
+    asks: ReadonlyArray<readonly [string, string]>,
+  ): void {
+    if (this._grids) return;
+    const sample = sampleOf(bids, asks);
+    try {
+      this._grids = this.resolveGrids(sample);
+    } catch (err) {
+      if (sample !== undefined || !(err instanceof DataError) || err.code !== 'NO_PRECISION') throw err;
+    }
+  }
+
   private loadSide(side: 'bid' | 'ask', levels: ReadonlyArray<readonly [string, string]>): void {
     const grids = this._grids as BookGrids;
     const target = side === 'bid' ? this.book.bids : this.book.asks;
@@ -202,11 +227,18 @@ export class BinanceDepthSync implements SymbolBookView {
   /** Throws the book away and asks for a new snapshot; `keep` is buffered for it. */
   private resync(reason: string, keep: Buffered | undefined): void {
     this.stats.resyncs++;
+    this.reset(reason);
+    if (keep) this.buffer.push(keep);
+    this.requested = true;
+    this.hooks.requestResync(this.book.symbol, reason);
+  }
+
+  reset(reason: string): void {
     this.phase = 'AWAIT_SNAPSHOT';
     this.book.markUnsynced(reason);
     this.book.clear();
-    this.buffer = keep ? [keep] : [];
-    this.hooks.requestResync(this.book.symbol, reason);
+    this.buffer = [];
+    this.requested = false;
   }
 }
 

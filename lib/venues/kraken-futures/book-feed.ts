@@ -50,6 +50,12 @@ export class KrakenFuturesBookSync implements SymbolBookView {
       this.fail(`snapshot unusable: ${(err as Error).message}`);
       return;
     }
+    if (book.isCrossed()) {
+      // Unlike a delta, a snapshot is atomic: crossed means it is wrong, not half-applied.
+      this.stats.crossed++;
+      this.resync('crossed snapshot');
+      return;
+    }
     if (book.state === 'SYNCED') book.markUnsynced('new snapshot');
     book.markSyncing('applying snapshot');
     this.seq = m.seq;
@@ -107,10 +113,15 @@ export class KrakenFuturesBookSync implements SymbolBookView {
 
   private resync(reason: string): void {
     this.stats.resyncs++;
+    this.reset(reason);
+    this.hooks.requestResync(this.book.symbol, reason);
+  }
+
+  reset(reason: string): void {
     this.live = false;
+    this.crossedRun = 0;
     this.book.markUnsynced(reason);
     this.book.clear();
-    this.hooks.requestResync(this.book.symbol, reason);
   }
 }
 
@@ -161,6 +172,10 @@ export class KrakenFuturesBookFeed implements BookFeed {
     const grids = (sync.grids ??= resolveGrids(symbol, this.opts));
     if (m.feed === 'book_snapshot') sync.onSnapshot(m, grids, recvTs);
     else sync.onDelta(m, grids, recvTs);
+  }
+
+  resetAll(reason: string): void {
+    for (const s of this.syncs.values()) s.reset(reason);
   }
 
   onSnapshot(): void {

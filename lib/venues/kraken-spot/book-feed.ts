@@ -62,6 +62,10 @@ export class KrakenSpotBookFeed implements BookFeed {
     }
   }
 
+  resetAll(reason: string): void {
+    for (const s of this.syncs.values()) s.reset(reason);
+  }
+
   onSnapshot(): void {
     throw new DataError('BAD_MESSAGE', 'Kraken spot books come from the WebSocket snapshot, not REST');
   }

@@ -99,9 +99,13 @@ export class KrakenBookSync implements SymbolBookView {
 
   private resync(reason: string): void {
     this.stats.resyncs++;
+    this.reset(reason);
+    this.hooks.requestResync(this.book.symbol, reason);
+  }
+
+  reset(reason: string): void {
     this.live = false;
     this.book.markUnsynced(reason);
     this.book.clear();
-    this.hooks.requestResync(this.book.symbol, reason);
   }
 }
