@@ -1,7 +1,7 @@
 /**
  * Writes raw venue traffic, exactly as received, as gzip JSON lines rotated hourly — the format
  * `tradewind replay` reads: one envelope per line,
- * `{"tw":1,"ts":<receive ms>,"dir":"in"|"out"|"rest","url":"…","raw":"<exact text>"}`.
+ * `{"tw":1,"ts":<receive ms>,"dir":"in"|"out"|"rest"|"conn","url":"…","raw":"<exact text>"}`.
  *
  * Nothing is lost on shutdown: `close()` ends the gzip stream (flushing its last block) and waits
  * for the file to be closed. Each hour's file is complete and readable on its own.
@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import type { Gzip } from 'node:zlib';
 
-export type RecordDir = 'in' | 'out' | 'rest';
+/** in/out: WebSocket frames received/sent; rest: a REST response; conn: a connection (re)opened. */
+export type RecordDir = 'in' | 'out' | 'rest' | 'conn';
 
 export interface RecordedMessage {
   readonly dir: RecordDir;

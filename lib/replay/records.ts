@@ -3,7 +3,8 @@
  *
  * - JSON lines of raw messages, one message per line exactly as received. REST depth snapshots
  *   are recognised by shape (`lastUpdateId` + `bids` + `asks`). No timestamps.
- * - Tradewind recorder envelopes: `{"tw":1,"ts":<recv ms>,"dir":"in"|"out"|"rest","url":"...","raw":"<text>"}`.
+ * - Tradewind recorder envelopes: `{"tw":1,"ts":<recv ms>,"dir":"in"|"out"|"rest"|"conn","url":"...","raw":"<text>"}`
+ *   ("conn" marks a connection (re)opening: every book on it starts over, as it did live).
  * - cryptofeed's raw recorder: `<url> <-> <ts>` (connect), `<url> <- <ts>: <json>` (sent),
  *   `<ts>: <json>` (received), `<url> -> <ts>: <body>` (HTTP GET); timestamps in seconds.
  *
@@ -15,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { DataError } from '#core/errors.ts';
 
-export type RecordKind = 'in' | 'out' | 'rest';
+export type RecordKind = 'in' | 'out' | 'rest' | 'conn';
 
 export interface ReplayRecord {
   readonly kind: RecordKind;
@@ -97,6 +98,7 @@ export async function* readRecords(file: string, pos?: ReadPosition): AsyncGener
         yield { kind: 'out', recvTs: Number(m[2]) * 1000, url: m[1], text: m[3] as string, file, line };
       } else if ((m = CF_CONNECT.exec(text))) {
         streamUrl = m[1];
+        yield { kind: 'conn', recvTs: Number(m[2]) * 1000, url: m[1], text: '{}', file, line };
       } else if (text.startsWith('configuration: ')) {
         // cryptofeed writes its own feed configuration after metadata responses.
       } else {
@@ -112,6 +114,10 @@ export async function* readRecords(file: string, pos?: ReadPosition): AsyncGener
   }
 }
 
+function isRecordKind(v: unknown): v is RecordKind {
+  return v === 'in' || v === 'out' || v === 'rest' || v === 'conn';
+}
+
 function jsonLine(text: string, file: string, line: number): ReplayRecord {
   let value: unknown;
   try {
@@ -122,19 +128,16 @@ function jsonLine(text: string, file: string, line: number): ReplayRecord {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const o = value as Record<string, unknown>;
     if (o.tw === 1) {
-      if (
-        typeof o.raw !== 'string' ||
-        typeof o.ts !== 'number' ||
-        (o.dir !== 'in' && o.dir !== 'out' && o.dir !== 'rest')
-      ) {
+      const dir = o.dir;
+      if (typeof o.raw !== 'string' || typeof o.ts !== 'number' || !isRecordKind(dir)) {
         throw new InputError(
           file,
           line,
-          'recorder envelope needs string raw, numeric ts and dir in|out|rest',
+          'recorder envelope needs string raw, numeric ts and dir in|out|rest|conn',
         );
       }
       return {
-        kind: o.dir,
+        kind: dir,
         recvTs: o.ts,
         url: typeof o.url === 'string' ? o.url : undefined,
         text: o.raw,

@@ -141,6 +141,11 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   let rec: ReplayRecord | undefined;
   try {
     for await (rec of mergeRecords(sources)) {
+      if (rec.kind === 'conn') {
+        // As live: a (re)opened connection starts every book over.
+        feed.resetAll('connection (re)opened');
+        continue;
+      }
       if (rec.kind !== 'out') messages++;
       let value: unknown = rec.parsed;
       if (value === undefined) {

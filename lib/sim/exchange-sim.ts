@@ -70,6 +70,8 @@ interface Session {
 }
 
 export interface SimStats {
+  /** Every WebSocket handshake and REST request seen, with the status answered (for backoff tests). */
+  log: Array<{ venue: VenueId; kind: 'ws' | 'rest'; path: string; ts: number; status: number }>;
   handshakes: number;
   rejectedHandshakes: number;
   restRequests: number;
@@ -90,7 +92,13 @@ function depthWeight(venue: VenueId, limit: number): number {
 
 export class ExchangeSimulator {
   readonly faults = new FaultPlan();
-  readonly stats: SimStats = { handshakes: 0, rejectedHandshakes: 0, restRequests: 0, connectionsDropped: 0 };
+  readonly stats: SimStats = {
+    log: [],
+    handshakes: 0,
+    rejectedHandshakes: 0,
+    restRequests: 0,
+    connectionsDropped: 0,
+  };
   private readonly markets = new Map<string, SimMarket>();
   private readonly sessions = new Set<Session>();
   private readonly opts: SimOptions;
@@ -361,6 +369,13 @@ export class ExchangeSimulator {
     }
     this.stats.handshakes++;
     const fault = this.faults.takeHandshake(venue);
+    this.stats.log.push({
+      venue,
+      kind: 'ws',
+      path: url.pathname,
+      ts: this.now(),
+      status: fault ? fault.status : 101,
+    });
     if (fault) {
       this.stats.rejectedHandshakes++;
       const retry = fault.retryAfterSec !== undefined ? `Retry-After: ${fault.retryAfterSec}\r\n` : '';
@@ -550,6 +565,8 @@ export class ExchangeSimulator {
     const [, venue, ...rest] = url.pathname.split('/');
     const path = `/${rest.join('/')}`;
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      if (venue && isVenueId(venue))
+        this.stats.log.push({ venue, kind: 'rest', path, ts: this.now(), status });
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };

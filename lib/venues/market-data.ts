@@ -21,7 +21,8 @@ import type { ConnectionEvent } from './ws-connection.ts';
 
 /** Raw traffic, exactly as sent or received, for the recorder. */
 export interface TapRecord {
-  readonly dir: 'in' | 'out' | 'rest';
+  /** 'conn': a connection (re)opened — every book on it starts over (replay does the same). */
+  readonly dir: 'in' | 'out' | 'rest' | 'conn';
   readonly ts: number;
   readonly url?: string | undefined;
   readonly raw: string;
@@ -147,6 +148,11 @@ export class MarketDataClient {
       onOpen: (send) => {
         // A fresh connection: nothing carried over may be trusted.
         reset('connection (re)opened');
+        this.opts.tap?.({
+          dir: 'conn',
+          ts: this.clock.now(),
+          raw: JSON.stringify({ event: 'open', symbols }),
+        });
         for (const s of symbols) this.askedAt.set(this.key(s), this.clock.now());
         for (const m of p.subscribe(symbols)) {
           this.tapOut(m);

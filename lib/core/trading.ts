@@ -1,0 +1,64 @@
+/**
+ * The trading vocabulary shared by strategy, risk, execution and the simulator. Prices and sizes
+ * are integer ticks and lots of the instrument (lib/core/grid.ts); money is decimal.js (Money).
+ */
+import type { VenueId } from './instrument.ts';
+
+export type OrderSide = 'buy' | 'sell';
+export type OrderType = 'market' | 'limit';
+/** GTC rests; IOC takes what it can now and expires the rest; POST_ONLY must not take. */
+export type TimeInForce = 'GTC' | 'IOC' | 'POST_ONLY';
+
+/** Why an order exists: the strategy's entry or one of its exits, or the kill switch. */
+export type OrderPurpose = 'entry' | 'target' | 'stop' | 'time-stop' | 'exit-signal' | 'flatten' | 'manual';
+
+/** An order as the engine decides it, before any venue has seen it. */
+export interface OrderIntent {
+  /** Deterministic: shard, lease epoch and sequence (see DESIGN.md §4). */
+  readonly clientOrderId: string;
+  readonly venue: VenueId;
+  readonly symbol: string;
+  readonly side: OrderSide;
+  readonly type: OrderType;
+  readonly timeInForce: TimeInForce;
+  /** Limit price in ticks; undefined for market orders. */
+  readonly priceTicks?: number | undefined;
+  readonly qtyLots: number;
+  readonly reduceOnly: boolean;
+  readonly purpose: OrderPurpose;
+  /** Local time the intent was created (ms). */
+  readonly createdTs: number;
+}
+
+/** A fill as the venue reports it (keyed by the venue's trade id: stored once, whatever the redelivery). */
+export interface Fill {
+  readonly venue: VenueId;
+  readonly symbol: string;
+  readonly tradeId: string;
+  readonly clientOrderId: string;
+  readonly side: OrderSide;
+  readonly priceTicks: number;
+  readonly qtyLots: number;
+  /** Fee in quote currency as exact decimal text; negative = rebate. */
+  readonly fee: string;
+  readonly feeAsset: string;
+  readonly liquidity: 'maker' | 'taker';
+  readonly ts: number;
+}
+
+/** The book state a decision saw, carried with every signal and risk decision for the audit trail. */
+export interface BookView {
+  readonly venue: VenueId;
+  readonly symbol: string;
+  readonly state: 'UNSYNCED' | 'SYNCING' | 'SYNCED';
+  readonly bestBidTicks: number;
+  readonly bestAskTicks: number;
+  readonly bidVolume5Lots: number;
+  readonly askVolume5Lots: number;
+  /** top-5 bid volume / top-5 ask volume. */
+  readonly imbalance: number;
+  readonly crossed: boolean;
+  /** Venue and local timestamps of the book's last update (ms). */
+  readonly venueTs: number;
+  readonly localTs: number;
+}
