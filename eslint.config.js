@@ -22,7 +22,7 @@ export default tseslint.config(
         'error',
         {
           name: 'parseFloat',
-          message: 'Convert venue decimals with lib/core/ticks.ts; money uses decimal.js.',
+          message: 'Convert venue decimals with lib/core/grid.ts; money uses decimal.js.',
         },
       ],
       'no-restricted-properties': [
@@ -30,7 +30,7 @@ export default tseslint.config(
         {
           object: 'Number',
           property: 'parseFloat',
-          message: 'Convert venue decimals with lib/core/ticks.ts; money uses decimal.js.',
+          message: 'Convert venue decimals with lib/core/grid.ts; money uses decimal.js.',
         },
       ],
     },

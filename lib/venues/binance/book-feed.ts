@@ -18,6 +18,7 @@ export class BinanceBookFeed implements BookFeed {
   readonly venue: VenueId;
   private readonly rules: BinanceRules;
   private readonly syncs = new Map<string, BinanceDepthSync>();
+  private readonly bySent = new Map<string, BinanceDepthSync | null>();
   private readonly opts: BinanceFeedOptions;
   private readonly hooks: SyncHooks;
   /** A snapshot that arrived, without a symbol, before any symbol did. */
@@ -57,7 +58,12 @@ export class BinanceBookFeed implements BookFeed {
     if (typeof obj.stream === 'string' && 'data' in obj) obj = asRecord(obj.data);
     if (!obj || obj.e !== 'depthUpdate') return;
     if (typeof obj.s !== 'string') throw new DataError('BAD_MESSAGE', 'depthUpdate without a symbol');
-    const sync = this.sync(obj.s);
+    // Hot path: one map lookup on the symbol exactly as sent (no toUpperCase per message).
+    let sync = this.bySent.get(obj.s);
+    if (sync === undefined) {
+      sync = this.sync(obj.s);
+      this.bySent.set(obj.s, sync);
+    }
     if (sync) sync.onDiff(asDepthUpdate(obj), recvTs);
   }
 
