@@ -5,7 +5,9 @@
  *   node bench/book-bench.ts [--messages N] [--seed S] [--rounds R] [--naive-messages M] [--json]
  *
  * Every contender gets the same raw frame strings from one seeded stream (bench/depth-stream.ts),
- * parses each itself and reads the imbalance after each one; the imbalances are summed and the sums
+ * turns each into its book itself (Tradewind as its live client does: the feed's text decoder,
+ * JSON.parse only for frames the decoder leaves; the others JSON.parse every frame) and reads the
+ * imbalance after each one; the imbalances are summed and the sums
  * compared across contenders, so all do the same, correct work and none of it is dead code. Each
  * contender is warmed up, then timed over several rounds (contender order rotates per round, the
  * heap is collected before each timed run) and the median round is reported. The naive book sorts
@@ -194,7 +196,7 @@ function main(): void {
   }
   const rows: Array<[string, number, string]> = [
     [floor.name, floorNs, ''],
-    [tw.name + ' (parse + sync + apply + imbalance)', twNs, `${ratioToFloor.toFixed(2)}× floor`],
+    [tw.name + ' (decode + sync + apply + imbalance)', twNs, `${ratioToFloor.toFixed(2)}× floor`],
     [cx.name, cxNs, `${speedupVsCcxt.toFixed(2)}× Tradewind's time`],
     [`${nv.name}, first ${opts.naiveMessages}`, nvNs, `${(nvNs / twNs).toFixed(0)}× Tradewind's time`],
   ];

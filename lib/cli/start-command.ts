@@ -1,17 +1,249 @@
-/** `tradewind start`: paper trading on the embedded simulator — the engine arrives with the trading core. */
-export const startHelp = `Usage: tradewind start
+/**
+ * `tradewind start`: the local simulator on a synthetic market and the engine paper-trading on
+ * it — the real venue adapters over real sockets, embedded defaults, no AWS, no network.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DataError } from '#core/errors.ts';
+import { isVenueId, VENUES } from '#core/instrument.ts';
+import type { VenueId } from '#core/instrument.ts';
+import type { EngineConfig } from '#engine/config.ts';
+import { parseEngineConfig } from '#engine/config.ts';
+import { Engine } from '#engine/engine.ts';
+import { FileJournal } from '#engine/journal.ts';
+import { FileStateStore } from '#engine/state-store.ts';
+import { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import { DEFAULT_SYMBOLS } from '#sim/symbols.ts';
+import { BinanceFuturesTrading, tradingEndpointsFor } from '#venues/binance/trading-client.ts';
+import { MarketDataClient } from '#venues/market-data.ts';
+import { parse, intOption, UsageError } from './args.ts';
+import { parseDuration } from './duration.ts';
 
-Paper-trades locally on the embedded exchange simulator. Not built yet: it arrives with the trading
-core. Today: 'tradewind sim' runs the simulator, 'tradewind record --sim' records from it and
-'tradewind replay' rebuilds books from recordings.`;
+/** Venues whose private API the paper engine speaks today. */
+const TRADABLE: readonly VenueId[] = ['binance-futures'];
 
-export function startCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+export const startHelp = `Usage: tradewind start [options]
+
+Starts the local exchange simulator on a synthetic market and the engine paper-trading on it: the
+real venue adapters over real sockets, the order-book-imbalance strategy, the risk gate and the
+kill switch. No AWS account, no network. A live status line on stderr; on exit (Ctrl-C or
+--duration) a summary and where the full record (the journal) is.
+
+Options:
+  --venue VENUE          venue to paper-trade (default binance-futures; today: ${TRADABLE.join(', ')})
+  --symbols A,B          symbols (default BTCUSDT)
+  --duration D           stop after D (30s, 10m); default: until Ctrl-C
+  --config FILE          engine config JSON: capital, orderNotional, strategy, risk (see README)
+  --seed N               synthetic market seed (default 7)
+  --flatten-on-exit      on Ctrl-C/--duration: kill switch (cancel all + flatten) before exiting
+  --resume REASON        clear a persisted kill flag (audited) and trade; without it a set flag keeps the engine HALTED
+  --state FILE           persisted engine state (kill flag, order ids); default .tradewind/state.json
+  --runs DIR             where journals go (default runs/)
+  --json                 print the summary as one JSON object on stdout
+  -h, --help             this help`;
+
+interface Summary {
+  trades: number;
+  winRate: number;
+  pnl: string;
+  fees: string;
+  maxDrawdown: string;
+  equity: string;
+  signals: number;
+  orders: number;
+  rejections: Record<string, number>;
+  latencyUs: { count: number; p50: number; p99: number; p999: number; max: number };
+  stagesUs: Record<string, unknown>;
+  signalToOrderUs: unknown;
+  tradingState: string;
+  kill: unknown;
+  positions: Array<{ symbol: string; position: string }>;
+  journal: string | undefined;
+  durationMs: number;
+}
+
+export async function startCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    venue: { type: 'string' },
+    symbols: { type: 'string' },
+    duration: { type: 'string' },
+    config: { type: 'string' },
+    seed: { type: 'string' },
+    'flatten-on-exit': { type: 'boolean' },
+    resume: { type: 'string' },
+    state: { type: 'string' },
+    runs: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) {
     process.stdout.write(`${startHelp}\n`);
-    return Promise.resolve(0);
+    return 0;
   }
-  process.stderr.write(
-    "tradewind start: the paper-trading engine is not built yet; try 'tradewind sim', 'tradewind record --sim' or 'tradewind replay'\n",
+  const venue = values.venue ?? 'binance-futures';
+  if (!isVenueId(venue)) throw new UsageError(`--venue must be one of ${VENUES.join(', ')}`);
+  if (!TRADABLE.includes(venue)) {
+    throw new UsageError(
+      `paper trading on ${venue} is not built yet (its private API client comes next); use --venue ${TRADABLE.join(', ')}`,
+    );
+  }
+  const symbols = (values.symbols ?? DEFAULT_SYMBOLS[venue].symbol)
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
+  if (symbols.length === 0) throw new UsageError('--symbols needs at least one symbol');
+  const durationMs = parseDuration(values.duration, 'duration');
+  const seed = intOption(values.seed, 'seed', 0, 2 ** 31 - 1) ?? 7;
+  let config: EngineConfig;
+  try {
+    config = parseEngineConfig(
+      values.config ? (JSON.parse(readFileSync(values.config, 'utf8')) as unknown) : {},
+    );
+  } catch (err) {
+    if (err instanceof SyntaxError)
+      throw new DataError('BAD_CONFIG', `${values.config}: not JSON: ${err.message}`);
+    if (err instanceof Error && 'code' in err && (err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new UsageError(`no such file: ${values.config}`);
+    throw new DataError('BAD_CONFIG', `${values.config ?? 'config'}: ${(err as Error).message}`);
+  }
+
+  const runDir = join(resolve(values.runs ?? 'runs'), new Date().toISOString().replace(/[:.]/g, '-'));
+  const journal = new FileJournal(join(runDir, 'journal.jsonl'));
+  const state = new FileStateStore(resolve(values.state ?? '.tradewind/state.json'));
+  // A fresh credential per run: the simulator is local, and no secret lives in the code.
+  const apiKey = `paper-${randomBytes(8).toString('hex')}`;
+  const apiSecret = randomBytes(32).toString('hex');
+  const sim = new ExchangeSimulator({
+    seed,
+    symbols: symbols.map((symbol) => ({ ...DEFAULT_SYMBOLS[venue], symbol })),
+    binanceTrading: { accounts: [{ apiKey, secret: apiSecret, account: 'paper' }] },
+  });
+  await sim.start();
+  const endpoints = sim.baseUrl(venue);
+  const trading = new BinanceFuturesTrading({ endpoints: tradingEndpointsFor(endpoints), apiKey, apiSecret });
+  const tty = process.stderr.isTTY;
+  const log = (line: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+  const engine = new Engine({
+    venue,
+    symbols,
+    config,
+    trading,
+    journal,
+    state,
+    onLog: log,
+    market: (hooks) =>
+      new MarketDataClient({
+        venue,
+        symbols,
+        endpoints,
+        onBook: hooks.onBook,
+        onReceive: hooks.onReceive,
+        onEvent: (e) => {
+          if (e.type === 'connection' && (e.event.type === 'close' || e.event.type === 'open'))
+            log(`market: ${e.event.type}`);
+          else if (e.type === 'resync') log(`market: resync ${e.symbol} (${e.reason})`);
+        },
+      }),
+  });
+
+  const started = Date.now();
+  let stopping = false;
+  const stopRequested = new Promise<string>((res) => {
+    process.once('SIGINT', () => res('interrupted'));
+    process.once('SIGTERM', () => res('terminated'));
+    if (durationMs !== undefined) setTimeout(() => res('duration reached'), durationMs).unref();
+  });
+
+  await Promise.race([engine.start(), stopRequested]);
+  if (values.resume !== undefined && engine.killFlag) engine.resume('cli --resume', values.resume);
+  const status = setInterval(
+    () => {
+      if (stopping) return;
+      const s = engine.snapshot();
+      const sym = s.symbols[0];
+      const line =
+        `${sym?.symbol ?? ''} ${sym?.book ?? ''} | pos ${sym?.position ?? '0'}${sym?.avgEntry ? ` @ ${sym.avgEntry}` : ''} | ` +
+        `pnl ${s.pnl.toFixed(2)} fees ${s.fees.toFixed(2)} | ${s.trades} trades | ${s.tradingState}${s.kill ? ' KILL' : ''} | ` +
+        `p99 tick→decision ${s.latencyUs.p99} µs | ${sym?.lastSignal ?? 'no signal yet'}`;
+      process.stderr.write(
+        tty ? `\r\x1b[K${line.slice(0, (process.stderr.columns || 160) - 1)}` : `${line}\n`,
+      );
+    },
+    tty ? 500 : 5000,
   );
-  return Promise.resolve(1);
+
+  const why = await stopRequested;
+  stopping = true;
+  clearInterval(status);
+  if (tty) process.stderr.write('\r\x1b[K');
+  log(`stopping: ${why}`);
+  await engine.stop({ flatten: values['flatten-on-exit'] === true });
+  await journal.close();
+  await sim.stop();
+
+  const s = engine.snapshot();
+  const summary: Summary = {
+    trades: s.trades,
+    winRate: s.winRate,
+    pnl: s.pnl.toFixed(2),
+    fees: s.fees.toFixed(2),
+    maxDrawdown: s.maxDrawdown.toFixed(2),
+    equity: s.equity.toFixed(2),
+    signals: s.signals,
+    orders: s.orders,
+    rejections: s.rejections,
+    latencyUs: s.latencyUs,
+    stagesUs: s.stagesUs,
+    signalToOrderUs: s.signalToOrderUs,
+    tradingState: s.tradingState,
+    kill: s.kill,
+    positions: s.symbols.map((r) => ({ symbol: r.symbol, position: r.position })),
+    journal: journal.path,
+    durationMs: Date.now() - started,
+  };
+  process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+  return 0;
+}
+
+function formatSummary(s: Summary): string {
+  const rej = Object.entries(s.rejections);
+  const st = s.stagesUs as Record<
+    string,
+    { p50: number; p99: number; p999: number; max: number; count: number }
+  >;
+  const lat = (
+    name: string,
+    h: { p50: number; p99: number; p999: number; max: number; count: number } | undefined,
+  ) =>
+    h
+      ? `  ${name.padEnd(22)} ${String(h.count).padStart(7)} ${String(h.p50).padStart(9)} ${String(h.p99).padStart(9)} ${String(h.p999).padStart(9)} ${String(h.max).padStart(9)}`
+      : '';
+  return [
+    '',
+    `Tradewind paper session: ${(s.durationMs / 1000).toFixed(1)} s, trading ${s.tradingState}${s.kill ? ' (kill flag set)' : ''}`,
+    '',
+    `  trades (round trips)   ${s.trades}`,
+    `  win rate               ${(s.winRate * 100).toFixed(1)} %`,
+    `  P&L (net of fees)      ${s.pnl}`,
+    `  fees                   ${s.fees}`,
+    `  max drawdown           ${s.maxDrawdown}`,
+    `  equity                 ${s.equity}`,
+    `  signals / orders       ${s.signals} / ${s.orders}`,
+    `  positions              ${s.positions.map((p) => `${p.symbol} ${p.position}`).join(', ')}`,
+    `  rejections             ${rej.length ? rej.map(([k, v]) => `${k} ${v}`).join(', ') : 'none'}`,
+    '',
+    `  latency (µs)              count       p50       p99     p99.9       max`,
+    lat('tick → decision', s.latencyUs),
+    lat('receive → book', st.book),
+    lat('receive → signal', st.signal),
+    lat('receive → risk', st.risk),
+    lat('receive → order bytes', st.written),
+    lat('signal → order bytes', s.signalToOrderUs as typeof s.latencyUs),
+    '',
+    `  full record: ${s.journal}`,
+    '',
+  ]
+    .filter((l) => l !== '')
+    .join('\n')
+    .concat('\n');
 }

@@ -145,7 +145,8 @@ export function toSteps(text: string, grid: Grid): number {
 function wideSteps(text: string, grid: Grid): number {
   const big = toBigSteps(text, grid);
   const n = Number(big);
-  if (!Number.isFinite(n) || BigInt(n) !== big) fail('OUT_OF_RANGE', text, grid, 'is too large to hold exactly');
+  if (!Number.isFinite(n) || BigInt(n) !== big)
+    fail('OUT_OF_RANGE', text, grid, 'is too large to hold exactly');
   return n;
 }
 

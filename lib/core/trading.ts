@@ -57,6 +57,11 @@ export interface BookView {
   readonly askVolume5Lots: number;
   /** top-5 bid volume / top-5 ask volume. */
   readonly imbalance: number;
+  /**
+   * Levels per side the two volumes and the imbalance were summed over when a strategy configured
+   * a depth other than 5 (absent = 5): the *5Lots fields then hold that depth's volumes.
+   */
+  readonly imbalanceLevels?: number;
   readonly crossed: boolean;
   /** Venue and local timestamps of the book's last update (ms). */
   readonly venueTs: number;

@@ -12,16 +12,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export type JournalKind =
-  | 'engine'
-  | 'signal'
-  | 'risk'
-  | 'order'
-  | 'fill'
-  | 'position'
-  | 'control'
-  | 'kill'
-  | 'market'
-  | 'reconcile';
+  'engine' | 'signal' | 'risk' | 'order' | 'fill' | 'position' | 'control' | 'kill' | 'market' | 'reconcile';
 
 export interface JournalRecord {
   readonly kind: JournalKind;

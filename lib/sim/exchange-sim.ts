@@ -17,6 +17,8 @@ import type { L2Book } from '#core/book.ts';
 import { fromSteps } from '#core/grid.ts';
 import type { VenueId } from '#core/instrument.ts';
 import { isVenueId, VENUES } from '#core/instrument.ts';
+import { BinanceFuturesTradingSim } from './binance-trading.ts'; // binance-trading hook
+import type { BinanceTradingSimOptions } from './binance-trading.ts'; // binance-trading hook
 import { BinanceEncoder } from './encoders/binance.ts';
 import { KrakenBookView, KrakenFuturesEncoder } from './encoders/kraken.ts';
 import { FaultPlan } from './faults.ts';
@@ -45,6 +47,8 @@ export interface SimOptions {
   readonly port?: number;
   /** Binance REQUEST_WEIGHT per minute before the simulator answers 429 (default: the venue's). */
   readonly weightLimit?: Partial<Record<VenueId, number>>;
+  /** Binance USD-M private API: accounts, ledger, listenKey validity (lib/sim/binance-trading.ts). */
+  readonly binanceTrading?: BinanceTradingSimOptions;
 }
 
 interface SimMarket {
@@ -109,6 +113,8 @@ export class ExchangeSimulator {
   private nextSession = 1;
   private lastSecond = 0;
   private readonly weight = new Map<VenueId, { minute: number; used: number }>();
+  /** Binance USD-M orders, user data stream and WS API (binance-trading hook). */
+  readonly binanceTrading: BinanceFuturesTradingSim;
 
   constructor(opts: SimOptions = {}) {
     this.opts = opts;
@@ -123,10 +129,11 @@ export class ExchangeSimulator {
         sym,
         market: new SyntheticMarket(
           {
-            seed,
-            startMidTicks: sym.startMidTicks,
             meanLevelQtyLots: sym.meanLevelQtyLots,
             symbol: sym.symbol,
+            ...sym.market,
+            seed,
+            startMidTicks: sym.startMidTicks,
           },
           this.now(),
         ),
@@ -137,6 +144,16 @@ export class ExchangeSimulator {
         held: [],
       });
     }
+    // binance-trading hook
+    this.binanceTrading = new BinanceFuturesTradingSim(
+      {
+        symbols: configs,
+        book: (symbol) => this.markets.get(`binance-futures ${symbol}`)?.market.book,
+        now: this.now,
+        faults: this.faults,
+      },
+      opts.binanceTrading,
+    );
   }
 
   get port(): number {
@@ -190,6 +207,7 @@ export class ExchangeSimulator {
     this.timer = null;
     for (const s of this.sessions) s.ws.terminate();
     this.sessions.clear();
+    this.binanceTrading.stop(); // binance-trading hook
     this.wss.close();
     const server = this.server;
     this.server = null;
@@ -208,6 +226,7 @@ export class ExchangeSimulator {
       this.sessions.delete(s);
       n++;
     }
+    if (!venue || venue === 'binance-futures') n += this.binanceTrading.dropConnections(); // binance-trading hook
     this.stats.connectionsDropped += n;
     return n;
   }
@@ -229,6 +248,9 @@ export class ExchangeSimulator {
       if (m.binance) this.streamBinance(m, step, now, newSecond);
       else if (m.futures) this.streamKrakenFutures(m, step, now);
       else this.streamKrakenSpot(m, step, now);
+      // binance-trading hook: resting orders fill as makers when the market moves through them.
+      if (m.sym.venue === 'binance-futures')
+        this.binanceTrading.onMarketStep(m.sym.symbol, m.market.book, now);
     }
     if (newSecond) this.heartbeats(now);
   }
@@ -385,6 +407,11 @@ export class ExchangeSimulator {
       return;
     }
     const path = `/${rest.join('/')}`;
+    if (venue === 'binance-futures' && this.binanceTrading.handlesUpgrade(path)) {
+      // binance-trading hook: user data streams and the WebSocket API
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.binanceTrading.onConnection(path, ws));
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const combined = path === '/stream';
       const streams = new Set<string>();
@@ -590,6 +617,12 @@ export class ExchangeSimulator {
           429,
           { code: -1003, msg: 'Too many requests; current limit is exceeded.' },
           { ...headers, 'retry-after': String(retry) },
+        );
+      }
+      if (futures && this.binanceTrading.handlesHttp(req.method ?? 'GET', path)) {
+        // binance-trading hook: the private REST API
+        return this.binanceTrading.onHttp(req, url, path, (status, body, h) =>
+          send(status, body, { ...headers, ...h }),
         );
       }
       if (path === `${prefix}/time`) return send(200, { serverTime: now }, headers);

@@ -5,6 +5,7 @@
 import type { Grid } from '#core/grid.ts';
 import { decimalsOf, gridFromStep, toSteps } from '#core/grid.ts';
 import type { VenueId } from '#core/instrument.ts';
+import type { MarketConfig } from './market.ts';
 
 export interface SimSymbolConfig {
   readonly venue: VenueId;
@@ -19,6 +20,8 @@ export interface SimSymbolConfig {
   readonly minNotional?: string;
   /** Typical size of a level as text (default "0.5"), converted to lots of this instrument. */
   readonly levelQty?: string;
+  /** Overrides of the synthetic market's dynamics (e.g. more imbalance episodes for a test). */
+  readonly market?: Partial<Omit<MarketConfig, 'seed' | 'startMidTicks'>>;
   readonly seed?: number;
 }
 

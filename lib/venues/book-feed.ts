@@ -73,6 +73,11 @@ export interface BookFeed {
   readonly venue: VenueId;
   /** A WebSocket message, already JSON-parsed. `recvTs` is local receive time in ms. */
   onMessage(msg: unknown, recvTs: number): void;
+  /**
+   * Optional fast path: a WebSocket message as raw text. True when the feed handled it; false
+   * (nothing changed) when the caller must JSON.parse it and call `onMessage` instead.
+   */
+  onText?(text: string, recvTs: number): boolean;
   /** A REST depth snapshot response body; `symbol` from the request when known. */
   onSnapshot(symbol: string | undefined, body: unknown, recvTs: number): void;
   /** A frame we sent (subscriptions carry the book depth on Kraken v2). */
@@ -89,6 +94,12 @@ export interface BookFeed {
 export interface PrecisionOptions {
   /** The venue's own metadata, when available. */
   readonly instruments?: InstrumentSet | undefined;
+  /**
+   * Trading: books count in the instrument's own ticks and lots (what strategy, risk and orders
+   * use), and a price off that grid is an inconsistency (stale metadata) that makes the book
+   * UNSYNCED. Replay leaves this off: the text's own precision is exact whatever the metadata says.
+   */
+  readonly instrumentGrids?: boolean | undefined;
   /** Explicit decimals, overriding metadata (for recordings whose numbers lost trailing zeros). */
   readonly pricePrecision?: number | undefined;
   readonly qtyPrecision?: number | undefined;
@@ -106,19 +117,23 @@ export function resolveGrids(
   opts: PrecisionOptions,
   sample?: { price: string; qty: string },
 ): BookGrids {
-  const inst = sample ? undefined : opts.instruments?.get(symbol);
+  const inst = sample && !opts.instrumentGrids ? undefined : opts.instruments?.get(symbol);
   const price =
     opts.pricePrecision !== undefined
       ? gridFromDecimals(opts.pricePrecision)
-      : sample
-        ? gridFromDecimals(decimalsOf(sample.price))
-        : inst?.price;
+      : inst
+        ? inst.price
+        : sample
+          ? gridFromDecimals(decimalsOf(sample.price))
+          : undefined;
   const qty =
     opts.qtyPrecision !== undefined
       ? gridFromDecimals(opts.qtyPrecision)
-      : sample
-        ? gridFromDecimals(decimalsOf(sample.qty))
-        : inst?.qty;
+      : inst
+        ? inst.qty
+        : sample
+          ? gridFromDecimals(decimalsOf(sample.qty))
+          : undefined;
   if (!price || !qty) {
     throw new DataError(
       'NO_PRECISION',

@@ -59,11 +59,23 @@ export class HttpOperationalError extends OperationalError {
   readonly status: number;
   /** How long we (and the limiter) stay away, for 429/418. */
   readonly retryAfterMs: number | undefined;
-  constructor(code: string, message: string, status: number, retryAfterMs?: number, options?: ErrorOptions) {
+  /** The venue's own error code and message from a 5xx body, when it sent one (Binance 503 `-1000`). */
+  readonly venueCode: number | string | undefined;
+  readonly venueMessage: string | undefined;
+  constructor(
+    code: string,
+    message: string,
+    status: number,
+    retryAfterMs?: number,
+    options?: ErrorOptions,
+    venue?: { code?: number | string | undefined; msg?: string | undefined },
+  ) {
     super(code, message, options);
     this.name = 'HttpOperationalError';
     this.status = status;
     this.retryAfterMs = retryAfterMs;
+    this.venueCode = venue?.code;
+    this.venueMessage = venue?.msg;
   }
 }
 
@@ -104,8 +116,33 @@ export function redactUrl(url: string): string {
 }
 
 /** GET returning the body as text; see the module comment for the failure contract. */
-export async function getText(url: string, opts: HttpRequestOptions = {}): Promise<TextResponse> {
-  const where = `GET ${redactUrl(url)}`;
+export function getText(url: string, opts: HttpRequestOptions = {}): Promise<TextResponse> {
+  return requestText('GET', url, opts);
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface HttpSendOptions extends HttpRequestOptions {
+  /** Request body, sent as is (e.g. a signed `application/x-www-form-urlencoded` string). */
+  readonly body?: string | undefined;
+  /**
+   * Called synchronously right after the request has been handed to fetch, before any await on
+   * it (a latency measurement point). Not called when the limiter wait is cancelled.
+   */
+  readonly onSent?: (() => void) | undefined;
+}
+
+/**
+ * Any method, returning the body as text, with the same failure contract as `getText` (a 5xx
+ * error also carries the venue's code and message when the body had them). Bodies are never
+ * quoted in errors for success responses; error bodies are quoted as for GET.
+ */
+export async function requestText(
+  method: HttpMethod,
+  url: string,
+  opts: HttpSendOptions = {},
+): Promise<TextResponse> {
+  const where = `${method} ${redactUrl(url)}`;
   const clock = opts.clock ?? systemClock;
   const callerSignal = opts.signal;
   if (opts.limiter) {
@@ -119,11 +156,14 @@ export async function getText(url: string, opts: HttpRequestOptions = {}): Promi
   let res: Response;
   let text: string;
   try {
-    res = await doFetch(url, {
-      method: 'GET',
+    const pending = doFetch(url, {
+      method,
       headers: { accept: 'application/json', ...opts.headers },
       signal,
+      ...(opts.body !== undefined ? { body: opts.body } : {}),
     });
+    opts.onSent?.();
+    res = await pending;
     // Headers first: the venue's count is news even when the body never arrives.
     opts.limiter?.observe(res.headers);
     text = await res.text();
@@ -176,6 +216,9 @@ export async function getText(url: string, opts: HttpRequestOptions = {}): Promi
       status === 408 ? 'VENUE_TIMEOUT' : 'VENUE_UNAVAILABLE',
       `${where}: HTTP ${status}${venueSuffix(text)}`,
       status,
+      undefined,
+      undefined,
+      venueError(text),
     );
   }
   if (status >= 400) {
@@ -192,18 +235,24 @@ export async function getText(url: string, opts: HttpRequestOptions = {}): Promi
 }
 
 /** GET returning parsed JSON (plus the text and receive time); a 2xx body that is not JSON is a DataError. */
-export async function getJson<T = unknown>(
+export function getJson<T = unknown>(url: string, opts: HttpRequestOptions = {}): Promise<JsonResponse<T>> {
+  return requestJson<T>('GET', url, opts);
+}
+
+/** `requestText` returning parsed JSON; a 2xx body that is not JSON is a DataError. */
+export async function requestJson<T = unknown>(
+  method: HttpMethod,
   url: string,
-  opts: HttpRequestOptions = {},
+  opts: HttpSendOptions = {},
 ): Promise<JsonResponse<T>> {
-  const res = await getText(url, opts);
+  const res = await requestText(method, url, opts);
   let body: T;
   try {
     body = JSON.parse(res.text) as T;
   } catch (err) {
     throw new HttpDataError(
       'BAD_JSON',
-      `GET ${redactUrl(url)}: HTTP ${res.status} body is not JSON: ${(err as Error).message}`,
+      `${method} ${redactUrl(url)}: HTTP ${res.status} body is not JSON: ${(err as Error).message}`,
       res.status,
       {},
       quote(res.text),

@@ -52,6 +52,8 @@ export interface MarketDataOptions {
   /** A book still not SYNCED this long after its snapshot was asked for: ask again (default 5 s). */
   readonly resyncTimeoutMs?: number;
   readonly onBook?: (book: L2Book) => void;
+  /** Called first thing for every received frame (the hot path's latency clock starts here). */
+  readonly onReceive?: () => void;
   readonly onEvent?: (e: MarketEvent) => void;
   readonly tap?: (r: TapRecord) => void;
   readonly clock?: Clock;
@@ -74,7 +76,11 @@ export class MarketDataClient {
   /** When each symbol's book was last asked for (subscribe, resubscribe or REST snapshot). */
   private readonly askedAt = new Map<string, number>();
   private readonly abort = new AbortController();
-  private readonly precision: { only?: ReadonlySet<string>; instruments?: InstrumentSet | undefined } = {};
+  private readonly precision: {
+    only?: ReadonlySet<string>;
+    instruments?: InstrumentSet | undefined;
+    instrumentGrids: boolean;
+  } = { instrumentGrids: true };
   private staleTimer: NodeJS.Timeout | null = null;
   private started = false;
   /** Messages that could not be decoded (counted, never fatal). */
@@ -120,6 +126,11 @@ export class MarketDataClient {
     this.staleTimer = null;
     await Promise.all(this.connections.map((c) => c.stop()));
     this.feed.resetAll('stopped');
+  }
+
+  /** The venue's instruments (loaded at start, or given). */
+  instrumentSet(): InstrumentSet | undefined {
+    return this.precision.instruments;
   }
 
   books(): Map<string, L2Book> {
@@ -196,7 +207,16 @@ export class MarketDataClient {
   }
 
   private onText(text: string, recvTs: number): void {
+    this.opts.onReceive?.();
     this.opts.tap?.({ dir: 'in', ts: recvTs, raw: text });
+    try {
+      // The feed's own decoder takes the frames it fully understands; false (nothing changed): parse.
+      if (this.feed.onText?.(text, recvTs)) return;
+    } catch (err) {
+      this.badMessages++;
+      this.emit({ type: 'bad-message', venue: this.venue, error: (err as Error).message });
+      return;
+    }
     let msg: unknown;
     try {
       msg = JSON.parse(text);

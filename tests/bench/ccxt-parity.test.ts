@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { BookSide } from '#core/book.ts';
 import type { Grid } from '#core/grid.ts';
 import { fromSteps } from '#core/grid.ts';
+import type { BinanceBookFeed } from '#venues/binance/book-feed.ts';
 import type { CcxtBookSide } from '../../bench/contenders.ts';
 import {
   ccxt,
@@ -47,9 +48,22 @@ function ccxtTop(side: CcxtBookSide): Array<[number, number]> {
   return side.slice(0, TOP).map(([p, q]) => [p, q]);
 }
 
+/**
+ * One frame into Tradewind's feed: as the live client does it (the text decoder, JSON.parse for
+ * what it leaves), or always through JSON.parse → onMessage.
+ */
+function feedFrame(feed: BinanceBookFeed, path: 'text' | 'json', text: string, ts: number): void {
+  if (path === 'text' && feed.onText(text, ts)) return;
+  feed.onMessage(JSON.parse(text), ts);
+}
+
 describe('Tradewind vs ccxt OrderBook on the benchmark stream', () => {
-  for (const seed of [1, 20260101]) {
-    it(`holds the same top ${TOP} bids and asks after every message (seed ${seed})`, () => {
+  for (const [seed, path] of [
+    [1, 'text'],
+    [20260101, 'text'],
+    [1, 'json'],
+  ] as const) {
+    it(`holds the same top ${TOP} bids and asks after every message (seed ${seed}, ${path} path)`, () => {
       const stream = generateDepthStream({ messages: 2_500, seed });
       const { feed, book } = tradewindFeed(stream);
       const cx = ccxtBook(stream);
@@ -59,9 +73,9 @@ describe('Tradewind vs ccxt OrderBook on the benchmark stream', () => {
 
       let compared = 0;
       for (let i = 0; i < stream.frames.length; i++) {
-        const msg = JSON.parse(stream.frames[i] as string) as Frame;
-        feed.onMessage(msg, i);
-        ccxtApply(cx, msg);
+        const text = stream.frames[i] as string;
+        feedFrame(feed, path, text, i);
+        ccxtApply(cx, JSON.parse(text) as Frame);
         const tw = {
           bids: tradewindTop(book.bids, grids.price, grids.qty),
           asks: tradewindTop(book.asks, grids.price, grids.qty),
@@ -83,24 +97,31 @@ describe('Tradewind vs ccxt OrderBook on the benchmark stream', () => {
       expect(book.bids.depth).toBe(cx.bids.length);
       expect(book.asks.depth).toBe(cx.asks.length);
       expect(cx.nonce).toBe(book.lastUpdateId);
+      // The text path decoded every frame but the first (its symbol was not known yet).
+      if (path === 'text')
+        expect(feed.textStats()).toMatchObject({ ok: stream.frames.length - 1, 'unknown-symbol': 1 });
     });
   }
 
-  it('ends with exactly the true book the generator kept, level for level', () => {
-    const stream = generateDepthStream({ messages: 1_500, seed: 7 });
-    const { feed, book } = tradewindFeed(stream);
-    for (let i = 0; i < stream.frames.length; i++) feed.onMessage(JSON.parse(stream.frames[i] as string), i);
-    const grids = feed.sync(stream.symbol)?.grids;
-    if (!grids) throw new Error('no grids');
-    const asText = (side: BookSide): Map<string, string> => {
-      const out = new Map<string, string>();
-      for (const [p, q] of side.top(side.depth)) out.set(fromSteps(p, grids.price), fromSteps(q, grids.qty));
-      return out;
-    };
-    const truth = stream.truth();
-    expect(asText(book.bids)).toEqual(truth.bids);
-    expect(asText(book.asks)).toEqual(truth.asks);
-  });
+  it.each(['text', 'json'] as const)(
+    'ends with exactly the true book the generator kept (%s path)',
+    (path) => {
+      const stream = generateDepthStream({ messages: 1_500, seed: 7 });
+      const { feed, book } = tradewindFeed(stream);
+      for (let i = 0; i < stream.frames.length; i++) feedFrame(feed, path, stream.frames[i] as string, i);
+      const grids = feed.sync(stream.symbol)?.grids;
+      if (!grids) throw new Error('no grids');
+      const asText = (side: BookSide): Map<string, string> => {
+        const out = new Map<string, string>();
+        for (const [p, q] of side.top(side.depth))
+          out.set(fromSteps(p, grids.price), fromSteps(q, grids.qty));
+        return out;
+      };
+      const truth = stream.truth();
+      expect(asText(book.bids)).toEqual(truth.bids);
+      expect(asText(book.asks)).toEqual(truth.asks);
+    },
+  );
 
   it('gives every contender the same imbalances, so the benchmark times the same work', () => {
     const stream = generateDepthStream({ messages: 300, seed: 3 });

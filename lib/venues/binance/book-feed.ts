@@ -1,11 +1,17 @@
 /**
  * Routes Binance market-data messages (raw `/ws/<stream>` or combined `/stream?streams=` frames)
  * to per-symbol depth syncs. Used unchanged by the live connection and by replay.
+ *
+ * Two ways in, one set of rules: `onText` decodes the depth frames it fully understands straight
+ * from the text (depth-decoder.ts) and says false for everything else, which the caller then
+ * JSON.parses and hands to `onMessage`. Both end in the same sync with the same results.
  */
 import { DataError } from '#core/errors.ts';
 import type { VenueId } from '#core/instrument.ts';
 import type { BookFeed, PrecisionOptions, SyncHooks } from '../book-feed.ts';
 import { asRecord, resolveGrids } from '../book-feed.ts';
+import { Decode, DepthDecoder, FALLBACK_REASONS } from './depth-decoder.ts';
+import type { DecodeReason } from './depth-decoder.ts';
 import type { BinanceRules, DepthSnapshot } from './depth-sync.ts';
 import { BinanceDepthSync, asDepthUpdate, isDepthSnapshot } from './depth-sync.ts';
 
@@ -23,12 +29,16 @@ export class BinanceBookFeed implements BookFeed {
   private readonly hooks: SyncHooks;
   /** A snapshot that arrived, without a symbol, before any symbol did. */
   private pending: { snap: DepthSnapshot; recvTs: number } | undefined;
+  private readonly decoder: DepthDecoder<BinanceDepthSync>;
+  /** onText outcomes, indexed like FALLBACK_REASONS (0: decoded). */
+  private readonly textCounts = new Float64Array(FALLBACK_REASONS.length);
 
   constructor(venue: 'binance-futures' | 'binance-us', hooks: SyncHooks, opts: BinanceFeedOptions = {}) {
     this.venue = venue;
     this.rules = venue === 'binance-futures' ? 'futures' : 'spot';
     this.hooks = hooks;
     this.opts = opts;
+    this.decoder = new DepthDecoder(this.rules === 'futures');
   }
 
   symbols(): ReadonlyMap<string, BinanceDepthSync> {
@@ -63,8 +73,32 @@ export class BinanceBookFeed implements BookFeed {
     if (sync === undefined) {
       sync = this.sync(obj.s);
       this.bySent.set(obj.s, sync);
+      this.decoder.register(obj.s, sync);
     }
     if (sync) sync.onDiff(asDepthUpdate(obj), recvTs);
+  }
+
+  /**
+   * The hot path: a depth frame decoded from its text, no JSON.parse. False, with nothing
+   * touched, for any frame the decoder does not fully understand (another event, a symbol not
+   * seen yet, whitespace, escapes, odd numbers…): the caller then JSON.parses it for `onMessage`.
+   */
+  onText(text: string, recvTs: number): boolean {
+    const d = this.decoder;
+    const status = d.decode(text);
+    this.textCounts[status] = (this.textCounts[status] as number) + 1;
+    if (status !== Decode.OK) return false;
+    // A symbol this feed does not track decodes with a null target: ignored, as onMessage does.
+    d.target?.onDecoded(d.event, recvTs);
+    return true;
+  }
+
+  /** How many frames `onText` decoded ("ok") and why it left the others to JSON.parse. */
+  textStats(): Record<DecodeReason, number> {
+    const out = {} as Record<DecodeReason, number>;
+    for (let i = 0; i < FALLBACK_REASONS.length; i++)
+      out[FALLBACK_REASONS[i] as DecodeReason] = this.textCounts[i] as number;
+    return out;
   }
 
   onSnapshot(symbol: string | undefined, body: unknown, recvTs: number): void {

@@ -14,8 +14,11 @@
 import { L2Book } from '#core/book.ts';
 import { DataError } from '#core/errors.ts';
 import { toSteps, toStepsExact } from '#core/grid.ts';
+import type { BookSide } from '#core/book.ts';
 import type { BookGrids, SyncHooks, SyncStats, SymbolBookView } from '../book-feed.ts';
 import { newStats } from '../book-feed.ts';
+import type { LevelBuffer } from './depth-decoder.ts';
+import { DepthEvent } from './depth-decoder.ts';
 
 export type BinanceRules = 'futures' | 'spot';
 
@@ -44,7 +47,8 @@ type Phase = 'AWAIT_SNAPSHOT' | 'AWAIT_FIRST' | 'LIVE';
 const MAX_BUFFER = 10_000;
 
 interface Buffered {
-  readonly ev: DepthUpdate;
+  /** As JSON.parse made it, or as the text decoder made it (an owned copy, never the reusable one). */
+  readonly ev: DepthUpdate | DepthEvent;
   readonly recvTs: number;
 }
 
@@ -87,19 +91,36 @@ export class BinanceDepthSync implements SymbolBookView {
   onDiff(ev: DepthUpdate, recvTs: number): void {
     this.stats.messages++;
     if (this.phase === 'AWAIT_SNAPSHOT') {
-      if (!this.requested) {
-        // Events are flowing and buffered: now a snapshot can be bracketed by them.
-        this.requested = true;
-        this.hooks.requestResync(this.book.symbol, 'initial snapshot');
-      }
-      if (this.buffer.length >= MAX_BUFFER) {
-        this.buffer.shift();
-        this.stats.dropped++;
-      }
-      this.buffer.push({ ev, recvTs });
+      this.hold(ev, recvTs);
       return;
     }
     this.process(ev, recvTs);
+  }
+
+  /**
+   * The same as `onDiff`, for an event the text decoder made (depth-decoder.ts): same rules, same
+   * counters, same hooks. The event may be the decoder's reusable one: whatever is kept is copied.
+   */
+  onDecoded(ev: DepthEvent, recvTs: number): void {
+    this.stats.messages++;
+    if (this.phase === 'AWAIT_SNAPSHOT') {
+      this.hold(ev.reusable ? ev.copy() : ev, recvTs);
+      return;
+    }
+    this.processDecoded(ev, recvTs);
+  }
+
+  private hold(ev: DepthUpdate | DepthEvent, recvTs: number): void {
+    if (!this.requested) {
+      // Events are flowing and buffered: now a snapshot can be bracketed by them.
+      this.requested = true;
+      this.hooks.requestResync(this.book.symbol, 'initial snapshot');
+    }
+    if (this.buffer.length >= MAX_BUFFER) {
+      this.buffer.shift();
+      this.stats.dropped++;
+    }
+    this.buffer.push({ ev, recvTs });
   }
 
   onSnapshot(snap: DepthSnapshot, recvTs: number): void {
@@ -131,35 +152,13 @@ export class BinanceDepthSync implements SymbolBookView {
     for (const { ev, recvTs: ts } of buffered) {
       // A resync while draining re-buffers the rest behind the offending event.
       if ((this.phase as Phase) === 'AWAIT_SNAPSHOT') this.buffer.push({ ev, recvTs: ts });
+      else if (ev instanceof DepthEvent) this.processDecoded(ev, ts);
       else this.process(ev, ts);
     }
   }
 
   private process(ev: DepthUpdate, recvTs: number): void {
-    const futures = this.rules === 'futures';
-    if (this.phase === 'AWAIT_FIRST') {
-      const L = this.snapshotId;
-      const target = futures ? L : L + 1;
-      if (futures ? ev.u < L : ev.u <= L) {
-        this.stats.dropped++;
-        return;
-      }
-      if (!(ev.U <= target && ev.u >= target)) {
-        this.stats.gaps++;
-        this.resync(`first event [${ev.U}, ${ev.u}] does not bracket ${target}: the snapshot is too old`, {
-          ev,
-          recvTs,
-        });
-        return;
-      }
-    } else if (futures ? ev.pu !== this.prevU : ev.U !== this.prevU + 1) {
-      this.stats.gaps++;
-      const expected = futures ? `pu ${this.prevU}` : `U ${this.prevU + 1}`;
-      const got = futures ? `pu ${ev.pu}` : `U ${ev.U}`;
-      this.resync(`sequence break: expected ${expected}, got ${got}`, { ev, recvTs });
-      return;
-    }
-    const book = this.book;
+    if (!this.admit(ev.U, ev.u, ev.pu, ev, recvTs)) return;
     try {
       this.ensureGrids(ev.b, ev.a);
       this.applySide('bid', ev.b);
@@ -169,15 +168,75 @@ export class BinanceDepthSync implements SymbolBookView {
       this.resync(`update ${ev.u} unusable: ${(err as Error).message}`, undefined);
       return;
     }
-    this.prevU = ev.u;
-    book.lastUpdateId = ev.u;
-    book.venueTs = ev.E;
+    this.commit(ev.u, ev.E, recvTs);
+  }
+
+  private processDecoded(ev: DepthEvent, recvTs: number): void {
+    // `pu` is NaN when absent, which only Binance.US frames may be (it is never read there): a
+    // plain double, so nothing is boxed on the way.
+    if (!this.admit(ev.U, ev.u, ev.pu, ev, recvTs)) return;
+    // The decoder only decodes for a symbol whose grids are known, and grids never change after.
+    const grids = this._grids as BookGrids;
+    try {
+      applyDecoded(this.book.bids, ev.bids, ev.text, grids);
+      applyDecoded(this.book.asks, ev.asks, ev.text, grids);
+    } catch (err) {
+      this.stats.errors++;
+      this.resync(`update ${ev.u} unusable: ${(err as Error).message}`, undefined);
+      return;
+    }
+    this.commit(ev.u, ev.E, recvTs);
+  }
+
+  /**
+   * The sequence rules. False when the event is dropped (too old for the snapshot) or breaks the
+   * sequence (then the book is resynced and the event kept for the next snapshot).
+   */
+  private admit(
+    U: number,
+    u: number,
+    pu: number | undefined,
+    ev: DepthUpdate | DepthEvent,
+    recvTs: number,
+  ): boolean {
+    const futures = this.rules === 'futures';
+    if (this.phase === 'AWAIT_FIRST') {
+      const L = this.snapshotId;
+      const target = futures ? L : L + 1;
+      if (futures ? u < L : u <= L) {
+        this.stats.dropped++;
+        return false;
+      }
+      if (!(U <= target && u >= target)) {
+        this.stats.gaps++;
+        this.resync(`first event [${U}, ${u}] does not bracket ${target}: the snapshot is too old`, {
+          ev: owned(ev),
+          recvTs,
+        });
+        return false;
+      }
+    } else if (futures ? pu !== this.prevU : U !== this.prevU + 1) {
+      this.stats.gaps++;
+      const expected = futures ? `pu ${this.prevU}` : `U ${this.prevU + 1}`;
+      const got = futures ? `pu ${pu}` : `U ${U}`;
+      this.resync(`sequence break: expected ${expected}, got ${got}`, { ev: owned(ev), recvTs });
+      return false;
+    }
+    return true;
+  }
+
+  /** After a complete update: ids, times, counters, the crossed-book check, SYNCED, the hook. */
+  private commit(u: number, E: number, recvTs: number): void {
+    const book = this.book;
+    this.prevU = u;
+    book.lastUpdateId = u;
+    book.venueTs = E;
     book.localTs = recvTs;
     this.stats.applied++;
     if (book.isCrossed()) {
       this.stats.crossed++;
       this.resync(
-        `crossed book after update ${ev.u}: bid ${book.bestBid()} >= ask ${book.bestAsk()}`,
+        `crossed book after update ${u}: bid ${book.bestBid()} >= ask ${book.bestAsk()}`,
         undefined,
       );
       return;
@@ -239,6 +298,44 @@ export class BinanceDepthSync implements SymbolBookView {
     this.book.clear();
     this.buffer = [];
     this.requested = false;
+  }
+}
+
+/** A decoded event the sync may keep: the decoder's reusable one is copied. */
+function owned(ev: DepthUpdate | DepthEvent): DepthUpdate | DepthEvent {
+  return ev instanceof DepthEvent && ev.reusable ? ev.copy() : ev;
+}
+
+/**
+ * One side of a decoded event onto the book, level by level in the venue's order. Levels the
+ * decoder left to the exact path (off-grid, malformed, beyond 2^53 units) go through `toSteps` and
+ * `toStepsExact` on their text here, exactly as `applySide` converts them: same values, same errors.
+ */
+function applyDecoded(side: BookSide, levels: LevelBuffer, text: string, grids: BookGrids): void {
+  const n = levels.n;
+  const price = levels.price;
+  const qty = levels.qty;
+  const slowN = levels.slowN;
+  if (slowN === 0) {
+    for (let i = 0; i < n; i++) side.set(price[i] as number, qty[i] as number);
+    return;
+  }
+  const slowAt = levels.slowAt;
+  const at = levels.slowText;
+  let k = 0;
+  let next = slowAt[0] as number;
+  for (let i = 0; i < n; i++) {
+    if (i !== next) {
+      side.set(price[i] as number, qty[i] as number);
+      continue;
+    }
+    const o = k * 4;
+    side.setExact(
+      toSteps(text.slice(at[o], at[o + 1]), grids.price),
+      toStepsExact(text.slice(at[o + 2], at[o + 3]), grids.qty),
+    );
+    k++;
+    next = k < slowN ? (slowAt[k] as number) : -1;
   }
 }
 

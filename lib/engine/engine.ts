@@ -1,0 +1,733 @@
+/**
+ * The engine: market data in, safe orders out, every decision recorded.
+ *
+ * Startup is a state machine, INITIALIZING → SYNCING → RECONCILING → READY, and nothing is sent
+ * before READY. The hot path — a book update → strategy → risk gate → execution → order bytes on
+ * the wire — runs synchronously inside the market-data callback; journaling is enqueued, never
+ * awaited there. Trading states ACTIVE / REDUCING / HALTED; the kill switch is HALTED + cancel
+ * everything + flatten with reduce-only orders, persisted, and only an explicit resume clears it.
+ */
+import type { L2Book } from '#core/book.ts';
+import { ClientOrderIdSequence, parseClientOrderId } from '#core/client-order-id.ts';
+import type { Clock } from '#core/clock.ts';
+import { systemClock } from '#core/clock.ts';
+import type { Instrument, VenueId } from '#core/instrument.ts';
+import { Money, stepsToMoney } from '#core/money.ts';
+import type { ManagedOrder } from '#core/order.ts';
+import { isLive } from '#core/order.ts';
+import { PositionLedger } from '#core/position.ts';
+import type { BookView, Fill, OrderIntent, OrderPurpose, OrderSide } from '#core/trading.ts';
+import type { RiskContext, SymbolRisk, TradingState } from '#risk/context.ts';
+import { symbolKey } from '#risk/context.ts';
+import { checkFlatten, checkOrder, evaluateAccount } from '#risk/gate.ts';
+import type { RiskDecision } from '#risk/reasons.ts';
+import { paramsFor } from '#strategy/config.ts';
+import { ImbalanceStrategy } from '#strategy/imbalance.ts';
+import type { Signal } from '#strategy/strategy.ts';
+import { strategyPosition } from '#strategy/strategy.ts';
+import type { MarketDataClient } from '#venues/market-data.ts';
+import type { UserEvent, VenueTrading } from '#venues/trading.ts';
+import type { EngineConfig } from './config.ts';
+import { Execution } from './execution.ts';
+import type { Journal } from './journal.ts';
+import { LatencyRecorder } from './latency.ts';
+import type { PersistedEngineState, StateStore } from './state-store.ts';
+
+export type EnginePhase = 'INITIALIZING' | 'SYNCING' | 'RECONCILING' | 'READY' | 'STOPPING' | 'STOPPED';
+
+export interface EngineOptions {
+  readonly venue: VenueId;
+  readonly symbols: readonly string[];
+  readonly config: EngineConfig;
+  readonly trading: VenueTrading;
+  /** Builds the market-data client; the engine passes the callbacks it needs. */
+  readonly market: (hooks: { onBook: (book: L2Book) => void; onReceive: () => void }) => MarketDataClient;
+  readonly journal: Journal;
+  readonly state: StateStore;
+  readonly clock?: Clock;
+  /** Shard id (one engine per shard of symbols). */
+  readonly shard?: number;
+  /** How long SYNCING may wait for every book before it reports (it keeps waiting: fail closed). */
+  readonly syncTimeoutMs?: number;
+  readonly onLog?: (line: string) => void;
+}
+
+interface SymbolState {
+  readonly instrument: Instrument;
+  readonly strategy: ImbalanceStrategy;
+  readonly ledger: PositionLedger;
+  book: L2Book | null;
+  lastSignal: Signal | null;
+}
+
+/** Client order ids are reserved in blocks, so a restart never reuses one and the hot path never writes state. */
+const SEQ_BLOCK = 1000;
+
+export class Engine {
+  readonly latency = new LatencyRecorder();
+  readonly rejections = new Map<string, number>();
+  private readonly opts: EngineOptions;
+  private readonly clock: Clock;
+  private readonly journal: Journal;
+  private _phase: EnginePhase = 'INITIALIZING';
+  private _tradingState: TradingState = 'ACTIVE';
+  private persisted: PersistedEngineState;
+  private ids!: ClientOrderIdSequence;
+  private reservedUntil = 0;
+  private market!: MarketDataClient;
+  private execution!: Execution;
+  private readonly symbols = new Map<string, SymbolState>();
+  private readonly recentOrderTs: number[] = [];
+  private peakEquity: Money;
+  private maxDrawdown: Money = new Money(0);
+  /** performance.now() when the message being processed was received (0 outside the hot path). */
+  private recvPerf = 0;
+  private signalPerf = 0;
+  private flattening = false;
+  signals = 0;
+  ordersSent = 0;
+
+  constructor(opts: EngineOptions) {
+    this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.journal = opts.journal;
+    this.persisted = opts.state.load();
+    this.peakEquity = opts.config.capital;
+  }
+
+  get phase(): EnginePhase {
+    return this._phase;
+  }
+  get tradingState(): TradingState {
+    return this._tradingState;
+  }
+  get killFlag(): PersistedEngineState['kill'] {
+    return this.persisted.kill;
+  }
+
+  private log(line: string): void {
+    this.opts.onLog?.(line);
+  }
+
+  private enter(phase: EnginePhase, detail = ''): void {
+    this._phase = phase;
+    this.journal.append({ kind: 'engine', ts: this.clock.now(), event: 'phase', phase, detail });
+    this.log(`engine: ${phase}${detail ? ` (${detail})` : ''}`);
+  }
+
+  // ------------------------------------------------------------------ startup
+
+  async start(): Promise<void> {
+    this.enter('INITIALIZING');
+    const p = this.persisted;
+    // Reserve a block of client order ids before the first one is used.
+    const first = p.nextSeq;
+    this.reservedUntil = first + SEQ_BLOCK;
+    this.persisted = { ...p, nextSeq: this.reservedUntil };
+    this.opts.state.save(this.persisted);
+    this.ids = new ClientOrderIdSequence(this.opts.shard ?? 0, p.epoch, first);
+    if (p.kill) {
+      this._tradingState = 'HALTED';
+      this.log(`engine: kill flag is set (${p.kill.reason}, by ${p.kill.by}): starting HALTED`);
+      this.journal.append({ kind: 'kill', ts: this.clock.now(), event: 'start-halted', kill: p.kill });
+    }
+    this.execution = new Execution({
+      trading: this.opts.trading,
+      journal: this.journal,
+      clock: this.clock,
+      hooks: { onFill: (o, f) => this.onFill(o, f), onDone: (o) => this.onOrderDone(o) },
+      onInvariant: (detail) => this.setTradingState('HALTED', `invariant: ${detail}`),
+    });
+    await this.opts.trading.start((e: UserEvent) => this.execution.onUserEvent(e));
+
+    this.enter('SYNCING');
+    this.market = this.opts.market({
+      onBook: (b) => this.onBook(b),
+      onReceive: () => {
+        this.recvPerf = performance.now();
+      },
+    });
+    await this.market.start();
+    const instruments = this.market.instrumentSet();
+    for (const s of this.opts.symbols) {
+      const instrument = instruments?.get(s);
+      if (!instrument) throw new Error(`${this.opts.venue} does not list ${s}`);
+      const params = paramsFor(this.opts.config.strategy, this.opts.venue, instrument.symbol);
+      this.symbols.set(instrument.symbol, {
+        instrument,
+        strategy: new ImbalanceStrategy(instrument, params),
+        ledger: new PositionLedger(instrument, this.opts.config.capital),
+        book: null,
+        lastSignal: null,
+      });
+    }
+    const deadline = this.clock.now() + (this.opts.syncTimeoutMs ?? 30_000);
+    let warned = false;
+    while (!this.allSynced()) {
+      if (!warned && this.clock.now() > deadline) {
+        warned = true;
+        this.log('engine: books not in sync yet; still waiting (nothing is sent until they are)');
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+
+    this.enter('RECONCILING');
+    await this.reconcile();
+    this.enter('READY', `trading ${this._tradingState}`);
+  }
+
+  private allSynced(): boolean {
+    const books = this.market.books();
+    return this.opts.symbols.every(
+      (s) => books.get(s.toUpperCase())?.state === 'SYNCED' || books.get(s)?.state === 'SYNCED',
+    );
+  }
+
+  /**
+   * Venue truth before trading: open orders with our client-id format left by a previous run are
+   * cancelled (others' orders are left alone, on the record); a venue position the ledger does
+   * not know is adopted at the venue's entry price, on the record.
+   */
+  private async reconcile(): Promise<void> {
+    const open = await this.opts.trading.openOrders();
+    const ours = open.filter((o) => parseClientOrderId(o.clientOrderId) !== null);
+    const foreign = open.filter((o) => parseClientOrderId(o.clientOrderId) === null);
+    for (const o of ours) {
+      const r = await this.opts.trading.cancel(o.symbol, o.clientOrderId);
+      this.journal.append({
+        kind: 'reconcile',
+        ts: this.clock.now(),
+        event: 'cancel-orphan',
+        order: o,
+        result: r.kind,
+      });
+    }
+    if (ours.length > 0) this.log(`engine: cancelled ${ours.length} order(s) of ours left open at the venue`);
+    if (foreign.length > 0) {
+      this.journal.append({
+        kind: 'reconcile',
+        ts: this.clock.now(),
+        event: 'foreign-orders',
+        orders: foreign,
+      });
+      this.log(`engine: ${foreign.length} open order(s) at the venue are not ours; left alone`);
+    }
+    for (const pos of await this.opts.trading.positions()) {
+      const st = this.symbols.get(pos.symbol);
+      if (!st) continue;
+      const delta = pos.qtyLots - st.ledger.lots;
+      if (delta === 0) continue;
+      const i = st.instrument;
+      const entryTicks = Math.round(Number(new Money(pos.entryPrice).div(stepsToMoney(1, i.price))));
+      const fill: Fill = {
+        venue: this.opts.venue,
+        symbol: pos.symbol,
+        tradeId: `reconcile-${this.clock.now()}-${pos.symbol}`,
+        clientOrderId: 'reconcile',
+        side: delta > 0 ? 'buy' : 'sell',
+        priceTicks: entryTicks,
+        qtyLots: Math.abs(delta),
+        fee: '0',
+        feeAsset: i.quote,
+        liquidity: 'taker',
+        ts: this.clock.now(),
+      };
+      st.ledger.applyFill(fill);
+      this.journal.append({
+        kind: 'reconcile',
+        ts: this.clock.now(),
+        event: 'adopted-position',
+        venue: pos,
+        fill,
+      });
+      this.log(`engine: adopted a venue position of ${pos.qtyLots} lots ${pos.symbol} @ ${pos.entryPrice}`);
+    }
+    this.execution.recheckUnknown();
+  }
+
+  // ------------------------------------------------------------------ hot path
+
+  /** Every verified book update. Synchronous from receipt to order bytes. */
+  onBook(book: L2Book): void {
+    const recv = this.recvPerf;
+    const t = performance.now();
+    if (recv > 0) this.latency.stages.book.record((t - recv) * 1e6);
+    const st = this.symbols.get(book.symbol);
+    if (!st) return;
+    st.book = book;
+    if (this._phase !== 'READY') return;
+    const now = this.clock.now();
+    const ledger = st.ledger;
+    const pending = this.pendingFor(book.symbol);
+    const signal = st.strategy.onBook(book, {
+      now,
+      position: strategyPosition(ledger),
+      entryPending: pending.entry,
+      exitPending: pending.exit || this.flattening,
+    });
+    const decided = performance.now();
+    if (recv > 0) this.latency.tickToDecision.record((decided - recv) * 1e6);
+    if (!signal) return;
+    this.signals++;
+    st.lastSignal = signal;
+    this.signalPerf = decided;
+    if (recv > 0) this.latency.stages.signal.record((decided - recv) * 1e6);
+    this.journal.append({ kind: 'signal', ts: now, signal });
+    const intent = this.intentFor(st, signal, now);
+    if (!intent) return;
+    const decision = checkOrder(
+      intent,
+      st.instrument,
+      signal.book,
+      now,
+      this.riskContext(now),
+      this.opts.config.risk,
+    );
+    if (recv > 0) this.latency.stages.risk.record((performance.now() - recv) * 1e6);
+    this.send(st, intent, signal.book, decision, now, recv);
+  }
+
+  private send(
+    st: SymbolState,
+    intent: OrderIntent,
+    view: BookView,
+    decision: RiskDecision,
+    now: number,
+    recv: number,
+  ): void {
+    this.journal.append({
+      kind: 'risk',
+      ts: now,
+      clientOrderId: intent.clientOrderId,
+      intent,
+      book: view,
+      decision,
+    });
+    if (!decision.approved) {
+      this.rejections.set(decision.reason, (this.rejections.get(decision.reason) ?? 0) + 1);
+      if (decision.action) this.onRiskAction(decision.action, decision.reason, decision.detail);
+      return;
+    }
+    this.recentOrderTs.push(now);
+    this.ordersSent++;
+    this.execution.submit(intent, st.instrument, () => {
+      const w = performance.now();
+      if (recv > 0) this.latency.stages.written.record((w - recv) * 1e6);
+      if (this.signalPerf > 0) this.latency.signalToOrder.record((w - this.signalPerf) * 1e6);
+    });
+  }
+
+  private pendingFor(symbol: string): { entry: boolean; exit: boolean } {
+    let entry = false;
+    let exit = false;
+    for (const o of this.execution.liveOrders()) {
+      if (o.intent.symbol !== symbol) continue;
+      if (o.intent.purpose === 'entry') entry = true;
+      else exit = true;
+    }
+    return { entry, exit };
+  }
+
+  private nextClientOrderId(): string {
+    if (this.ids.nextSeq >= this.reservedUntil) {
+      // Rare (every SEQ_BLOCK orders): reserve the next block before using it.
+      this.reservedUntil += SEQ_BLOCK;
+      this.persisted = { ...this.persisted, nextSeq: this.reservedUntil };
+      this.opts.state.save(this.persisted);
+    }
+    return this.ids.next();
+  }
+
+  /** Sizing: entries spend `orderNotional` at the touch; exits close the whole position. */
+  private intentFor(st: SymbolState, signal: Signal, now: number): OrderIntent | null {
+    const i = st.instrument;
+    const side: OrderSide = signal.side;
+    let qtyLots: number;
+    let purpose: OrderPurpose;
+    let reduceOnly: boolean;
+    if (signal.kind === 'exit') {
+      qtyLots = Math.abs(st.ledger.lots);
+      purpose =
+        signal.exitReason === 'opposite-signal' ? 'exit-signal' : (signal.exitReason ?? 'exit-signal');
+      reduceOnly = true;
+    } else {
+      const touch = side === 'buy' ? signal.book.bestAskTicks : signal.book.bestBidTicks;
+      const notional =
+        this.opts.config.orderNotionalBySymbol.get(i.symbol.toUpperCase()) ?? this.opts.config.orderNotional;
+      const perLot = stepsToMoney(touch, i.price).times(stepsToMoney(1, i.qty)).times(i.contractSize);
+      qtyLots = perLot.gt(0) ? notional.div(perLot).floor().toNumber() : 0;
+      purpose = 'entry';
+      reduceOnly = false;
+    }
+    if (qtyLots <= 0) {
+      this.rejections.set('SIZE_ZERO', (this.rejections.get('SIZE_ZERO') ?? 0) + 1);
+      return null;
+    }
+    return {
+      clientOrderId: this.nextClientOrderId(),
+      venue: this.opts.venue,
+      symbol: i.symbol,
+      side,
+      // A marketable limit, IOC: it takes what is there up to a known price (so the gate prices
+      // it exactly and it can never fill worse), and whatever it cannot get now expires.
+      type: 'limit',
+      timeInForce: 'IOC',
+      priceTicks: limitThrough(side, signal.book, purpose === 'entry' ? 0 : EXIT_SLIPPAGE_BPS),
+      qtyLots,
+      reduceOnly,
+      purpose,
+      createdTs: now,
+    };
+  }
+
+  // ------------------------------------------------------------------ risk context
+
+  private markTicks(st: SymbolState): number {
+    const b = st.book;
+    if (!b) return st.ledger.lastMarkTicks ?? 0;
+    const bid = b.bestBid();
+    const ask = b.bestAsk();
+    return bid > 0 && ask > 0 ? (bid + ask) / 2 : (st.ledger.lastMarkTicks ?? 0);
+  }
+
+  equity(): Money {
+    let eq = this.opts.config.capital;
+    for (const st of this.symbols.values()) {
+      const mark = this.markTicks(st);
+      eq = eq.plus(st.ledger.realized).minus(st.ledger.fees);
+      if (st.ledger.lots !== 0 && mark > 0) eq = eq.plus(st.ledger.unrealized(Math.round(mark)));
+    }
+    return eq;
+  }
+
+  private riskContext(now: number): RiskContext {
+    const symbols = new Map<string, SymbolRisk>();
+    let realizedToday = new Money(0);
+    let consecutive = 0;
+    for (const st of this.symbols.values()) {
+      const l = st.ledger;
+      const i = st.instrument;
+      const mark = this.markTicks(st);
+      let openBuyOrders = 0;
+      let openSellOrders = 0;
+      let openBuyLots = 0;
+      let openSellLots = 0;
+      for (const o of this.execution.liveOrders()) {
+        if (o.intent.symbol !== i.symbol) continue;
+        if (o.intent.side === 'buy') {
+          openBuyOrders++;
+          openBuyLots += o.remainingLots;
+        } else {
+          openSellOrders++;
+          openSellLots += o.remainingLots;
+        }
+      }
+      symbols.set(symbolKey(this.opts.venue, i.symbol), {
+        instrument: i,
+        positionLots: l.lots,
+        avgEntryPrice: l.avgEntryPrice ?? new Money(0),
+        markPrice: stepsToMoney(1, i.price).times(mark),
+        openBuyOrders,
+        openSellOrders,
+        openBuyLots,
+        openSellLots,
+        leverage: i.kind === 'spot' ? null : new Money(1),
+        ...fundingTimes(this.opts.venue, i, now),
+      });
+      realizedToday = realizedToday.plus(l.dailyPnl(now));
+      consecutive = Math.max(consecutive, l.consecutiveLosses);
+    }
+    const equity = this.equity();
+    if (equity.gt(this.peakEquity)) this.peakEquity = equity;
+    const dd = equity.minus(this.peakEquity);
+    if (dd.lt(this.maxDrawdown)) this.maxDrawdown = dd;
+    const cutoff = now - 60_000;
+    while (this.recentOrderTs.length > 0 && (this.recentOrderTs[0] as number) < cutoff)
+      this.recentOrderTs.shift();
+    return {
+      tradingState: this._tradingState,
+      killSwitch: this.persisted.kill !== null,
+      account: {
+        equity,
+        peakEquity: this.peakEquity,
+        realizedPnlToday: realizedToday,
+        consecutiveLosses: consecutive,
+      },
+      symbols,
+      recentOrderTs: new Map([[this.opts.venue, [...this.recentOrderTs]]]),
+    };
+  }
+
+  // ------------------------------------------------------------------ fills, account, kill
+
+  private onFill(order: ManagedOrder, fill: Fill): void {
+    const st = this.symbols.get(fill.symbol);
+    if (!st) return;
+    const r = st.ledger.applyFill(fill);
+    this.journal.append({
+      kind: 'position',
+      ts: this.clock.now(),
+      symbol: fill.symbol,
+      lots: st.ledger.lots,
+      realized: r.realized,
+      fee: r.fee,
+      roundTrip: r.roundTrip,
+      equity: this.equity(),
+    });
+    const evaluation = evaluateAccount(this.riskContext(this.clock.now()), this.opts.config.risk);
+    if (evaluation.state !== this._tradingState) {
+      const b = evaluation.breaches[0];
+      if (evaluation.action === 'KILL')
+        this.kill(`${b?.reason ?? 'risk'}: ${b?.detail ?? ''}`, `risk:${b?.reason ?? ''}`);
+      else this.setTradingState(evaluation.state, b ? `${b.reason}: ${b.detail}` : 'account evaluation');
+    } else if (this.flattening) {
+      void this.flattenStep();
+    }
+    void order;
+  }
+
+  private onOrderDone(order: ManagedOrder): void {
+    if (this.flattening && order.intent.purpose === 'flatten') void this.flattenStep();
+  }
+
+  private onRiskAction(action: 'HALT' | 'KILL', reason: string, detail: string): void {
+    if (action === 'KILL') this.kill(`${reason}: ${detail}`, `risk:${reason}`);
+    else this.setTradingState('HALTED', `${reason}: ${detail}`);
+  }
+
+  private setTradingState(state: TradingState, why: string): void {
+    if (state === this._tradingState) return;
+    this.journal.append({
+      kind: 'engine',
+      ts: this.clock.now(),
+      event: 'trading-state',
+      from: this._tradingState,
+      to: state,
+      why,
+    });
+    this.log(`engine: trading ${this._tradingState} → ${state} (${why})`);
+    this._tradingState = state;
+  }
+
+  /**
+   * The kill switch: HALTED, the flag persisted with its reason, every open order cancelled, every
+   * position flattened with reduce-only orders (through the gate's flatten path).
+   */
+  kill(reason: string, by: string): void {
+    if (!this.persisted.kill) {
+      this.persisted = { ...this.persisted, kill: { reason, by, ts: this.clock.now() } };
+      this.opts.state.save(this.persisted);
+      this.journal.append({ kind: 'kill', ts: this.clock.now(), event: 'kill', reason, by });
+      this.log(`engine: KILL (${reason}) by ${by}`);
+    }
+    this.setTradingState('HALTED', `kill: ${reason}`);
+    this.flattening = true;
+    void this.cancelAllThenFlatten();
+  }
+
+  private async cancelAllThenFlatten(): Promise<void> {
+    for (const st of this.symbols.values()) {
+      try {
+        const n = await this.opts.trading.cancelAll(st.instrument.symbol);
+        this.journal.append({
+          kind: 'kill',
+          ts: this.clock.now(),
+          event: 'cancel-all',
+          symbol: st.instrument.symbol,
+          cancelled: n,
+        });
+      } catch (err) {
+        this.journal.append({
+          kind: 'kill',
+          ts: this.clock.now(),
+          event: 'cancel-all-failed',
+          error: (err as Error).message,
+        });
+      }
+    }
+    await this.flattenStep();
+  }
+
+  /** One flatten order per symbol with a position and nothing already working on it. */
+  private async flattenStep(): Promise<void> {
+    if (this._phase !== 'READY' && this._phase !== 'STOPPING') return;
+    const now = this.clock.now();
+    for (const st of this.symbols.values()) {
+      const lots = st.ledger.lots;
+      if (lots === 0 || !st.book) continue;
+      if (this.execution.liveOrders().some((o) => o.intent.symbol === st.instrument.symbol)) continue;
+      const intent: OrderIntent = {
+        clientOrderId: this.nextClientOrderId(),
+        venue: this.opts.venue,
+        symbol: st.instrument.symbol,
+        side: lots > 0 ? 'sell' : 'buy',
+        type: 'limit',
+        timeInForce: 'IOC',
+        priceTicks: limitThrough(
+          lots > 0 ? 'sell' : 'buy',
+          bookView(this.opts.venue, st.book),
+          EXIT_SLIPPAGE_BPS,
+        ),
+        qtyLots: Math.abs(lots),
+        reduceOnly: true,
+        purpose: 'flatten',
+        createdTs: now,
+      };
+      const view = bookView(this.opts.venue, st.book);
+      const decision = checkFlatten(
+        intent,
+        st.instrument,
+        view,
+        now,
+        this.riskContext(now),
+        this.opts.config.risk,
+      );
+      this.send(st, intent, view, decision, now, 0);
+    }
+    await Promise.resolve();
+  }
+
+  get flat(): boolean {
+    return [...this.symbols.values()].every((s) => s.ledger.lots === 0);
+  }
+
+  /** Explicit, audited resume: clears the kill flag and returns to ACTIVE. */
+  resume(by: string, reason: string): void {
+    this.journal.append({
+      kind: 'control',
+      ts: this.clock.now(),
+      event: 'resume',
+      by,
+      reason,
+      kill: this.persisted.kill,
+    });
+    this.persisted = { ...this.persisted, kill: null };
+    this.opts.state.save(this.persisted);
+    this.flattening = false;
+    this.setTradingState('ACTIVE', `resume by ${by}: ${reason}`);
+  }
+
+  /** Stops trading: cancels everything open (fail closed); with `flatten`, kills and waits until flat. */
+  async stop(opts: { flatten: boolean; timeoutMs?: number }): Promise<void> {
+    if (this._phase === 'STOPPED') return;
+    const wasReady = this._phase === 'READY';
+    if (wasReady && opts.flatten) {
+      this.kill('stop with --flatten-on-exit', 'ctrl-c');
+      const deadline = this.clock.now() + (opts.timeoutMs ?? 10_000);
+      while (!this.flat && this.clock.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    }
+    this.enter('STOPPING');
+    if (wasReady) {
+      for (const st of this.symbols.values()) {
+        try {
+          await this.opts.trading.cancelAll(st.instrument.symbol);
+        } catch (err) {
+          this.log(`engine: cancel-all on stop failed: ${(err as Error).message}`);
+        }
+      }
+    }
+    this.execution?.stop();
+    await this.market?.stop();
+    await this.opts.trading.stop();
+    this.enter('STOPPED');
+    await this.journal.flush();
+  }
+
+  // ------------------------------------------------------------------ reporting
+
+  snapshot() {
+    const rows = [...this.symbols.values()].map((st) => {
+      const l = st.ledger;
+      return {
+        symbol: st.instrument.symbol,
+        book: st.book?.state ?? 'UNSYNCED',
+        lastSignal: st.lastSignal
+          ? `${st.lastSignal.kind} ${st.lastSignal.side} (${st.lastSignal.reason})`
+          : null,
+        positionLots: l.lots,
+        position: stepsToMoney(Math.abs(l.lots), st.instrument.qty).times(Math.sign(l.lots)).toString(),
+        avgEntry: l.avgEntryPrice?.toString() ?? null,
+        realized: l.realized,
+        fees: l.fees,
+        roundTrips: l.roundTrips,
+        wins: l.wins,
+      };
+    });
+    const trades = rows.reduce((n, r) => n + r.roundTrips, 0);
+    const wins = rows.reduce((n, r) => n + r.wins, 0);
+    const fees = rows.reduce((m, r) => m.plus(r.fees), new Money(0));
+    const equity = this.equity();
+    return {
+      phase: this._phase,
+      tradingState: this._tradingState,
+      kill: this.persisted.kill,
+      symbols: rows,
+      trades,
+      winRate: trades > 0 ? wins / trades : 0,
+      pnl: equity.minus(this.opts.config.capital),
+      fees,
+      equity,
+      maxDrawdown: this.maxDrawdown,
+      signals: this.signals,
+      orders: this.ordersSent,
+      openOrders: this.execution ? this.execution.liveOrders().length : 0,
+      rejections: Object.fromEntries(this.rejections),
+      latencyUs: this.latency.tickToDecision.summaryUs(),
+      stagesUs: Object.fromEntries(Object.entries(this.latency.stages).map(([k, h]) => [k, h.summaryUs()])),
+      signalToOrderUs: this.latency.signalToOrder.summaryUs(),
+      journal: this.journal.path,
+    };
+  }
+
+  liveOrders(): ManagedOrder[] {
+    return this.execution?.liveOrders() ?? [];
+  }
+}
+
+const HOUR = 3_600_000;
+
+/** Exits (stops, targets, flatten) may walk this far past the touch to get out: inside the gate's 50 bps band. */
+const EXIT_SLIPPAGE_BPS = 20;
+
+/** The limit price of a marketable IOC: the touch, moved `bps` further in the direction of the trade, on the tick grid. */
+export function limitThrough(side: OrderSide, book: BookView, bps: number): number {
+  const touch = side === 'buy' ? book.bestAskTicks : book.bestBidTicks;
+  const move = Math.floor((touch * bps) / 10_000);
+  return side === 'buy' ? touch + move : Math.max(1, touch - move);
+}
+
+/**
+ * Funding instants of perpetuals: Binance USD-M every 8 h from 00:00 UTC, Kraken Futures hourly.
+ * (The venue's mark-price stream carries the next funding time; this schedule is the fallback.)
+ */
+export function fundingTimes(
+  venue: VenueId,
+  i: Instrument,
+  now: number,
+): { lastFundingTs: number | null; nextFundingTs: number | null } {
+  if (i.kind !== 'perpetual') return { lastFundingTs: null, nextFundingTs: null };
+  const period = venue === 'binance-futures' ? 8 * HOUR : HOUR;
+  const last = Math.floor(now / period) * period;
+  return { lastFundingTs: last, nextFundingTs: last + period };
+}
+
+/** The book as a decision saw it (for the journal and the gate). */
+export function bookView(venue: VenueId, book: L2Book): BookView {
+  const bidVolume5Lots = book.bids.volume(5);
+  const askVolume5Lots = book.asks.volume(5);
+  return {
+    venue,
+    symbol: book.symbol,
+    state: book.state,
+    bestBidTicks: book.bestBid(),
+    bestAskTicks: book.bestAsk(),
+    bidVolume5Lots,
+    askVolume5Lots,
+    imbalance: askVolume5Lots > 0 ? bidVolume5Lots / askVolume5Lots : NaN,
+    crossed: book.isCrossed(),
+    venueTs: book.venueTs,
+    localTs: book.localTs,
+  };
+}
+
+export { isLive };

@@ -1,0 +1,1123 @@
+/**
+ * Binance USD-M futures trading (VENUES.md §1.5–1.10): the VenueTrading port over the venue's own
+ * private API.
+ *
+ * - Orders go over the WebSocket API (`order.place` / `order.cancel`), one persistent connection
+ *   opened at start(): place() signs and writes the frame synchronously, calls onWritten right after
+ *   the socket took it, then awaits the response (default 5 s; no answer = `unknown`). When that
+ *   connection is down, the same request goes over REST (`POST /fapi/v1/order`).
+ * - WS API signing: every param except `signature` (apiKey, timestamp and recvWindow included),
+ *   sorted by name, joined as `k=v&…`, HMAC-SHA256 hex. REST signing: query ‖ body, signature last
+ *   (lib/venues/binance/signing.ts).
+ * - Outcomes: 503 "Unknown error…", -1007, 408, a timeout or a lost connection → `unknown` (the
+ *   order may exist: ask queryOrder, never resend blindly). 5xx "Service Unavailable" → rejected
+ *   `UNAVAILABLE` (definitely not placed; retry with backoff). -4116 (client id already open) →
+ *   the order exists: answered from a query. -1021 → the server-time offset is re-synced and the
+ *   order is rejected with code `-1021` (the engine retries with the same client id).
+ * - User data stream: a listenKey created at start, kept alive (PUT) every 30 min, recreated on
+ *   -1125 or `listenKeyExpired`; the stream runs on a WsConnection with ping/silence detection.
+ *   `stream-down` is emitted whenever it drops, `stream-up` when it is back; after a drop the fills
+ *   of the gap are recovered from `GET /fapi/v1/userTrades` (deduplicated by trade id), so none is
+ *   lost even though Binance does not replay the stream.
+ * - Event order: per ORDER_TRADE_UPDATE, a trade's `fill` comes before the `order` state it led to.
+ *   Gap recovery restores fills (and the state of the orders they belong to); an order cancelled or
+ *   expired during a gap without fills is only seen through queryOrder/openOrders: reconcile on
+ *   every `stream-down`, as the port says.
+ * - cancelAll resolves with the number of orders open just before (Binance's answer has no count).
+ * - A WS API rotation (23 h) can strand a response sent on the old socket: that request then times
+ *   out as `unknown` (rare: only requests in flight at the switch).
+ *
+ * Fee sign (Fill.fee): positive = a fee we paid, negative = a rebate. Binance's ORDER_TRADE_UPDATE
+ * `n` is taken as the commission charged, positive for a charge, and passed through as exact text;
+ * the same for `commission` in userTrades. VENUES.md §1.10 says the opposite ("a negative n means a
+ * fee charged", unverified): check against a live fill before trading real money.
+ *
+ * Secrets: the API secret is captured by the signing closure only; it is not a property, never
+ * logged, never in an error, event or diagnostic. The API key travels in the `X-MBX-APIKEY`
+ * header and in WS API params, and is likewise never put into messages.
+ */
+import type { Clock } from '#core/clock.ts';
+import { systemClock } from '#core/clock.ts';
+import { DataError, OperationalError, TradewindError } from '#core/errors.ts';
+import { fromSteps, toSteps } from '#core/grid.ts';
+import type { Instrument } from '#core/instrument.ts';
+import { InstrumentSet } from '#core/instrument.ts';
+import type { Fill, OrderIntent } from '#core/trading.ts';
+import type { BackoffOptions } from '../backoff.ts';
+import type { HttpMethod, JsonResponse } from '../http.ts';
+import { HttpDataError, HttpOperationalError, requestJson } from '../http.ts';
+import type { RateLimiter } from '../rate-limiter.ts';
+import type {
+  CancelResult,
+  PlaceResult,
+  UserEvent,
+  VenueOrderState,
+  VenueOrderStatus,
+  VenuePosition,
+  VenueTrading,
+} from '../trading.ts';
+import type { ConnectionEvent } from '../ws-connection.ts';
+import { WsConnection } from '../ws-connection.ts';
+import { binanceInstruments } from './instruments.ts';
+import { buildSignedQuery, ServerTimeOffset, signBinance } from './signing.ts';
+
+export interface BinanceFuturesTradingEndpoints {
+  /** REST base, e.g. https://fapi.binance.com (simulator: http://127.0.0.1:port/binance-futures). */
+  readonly rest: string;
+  /** Stream base; the user stream is `${ws}/ws/<listenKey>`. */
+  readonly ws: string;
+  /** The WebSocket API's full URL, e.g. wss://ws-fapi.binance.com/ws-fapi/v1. */
+  readonly wsApi: string;
+}
+
+export const BINANCE_FUTURES_TRADING_ENDPOINTS: BinanceFuturesTradingEndpoints = {
+  rest: 'https://fapi.binance.com',
+  ws: 'wss://fstream.binance.com',
+  wsApi: 'wss://ws-fapi.binance.com/ws-fapi/v1',
+};
+
+/** Trading endpoints for a base shaped like the simulator's (`${ws}/ws-fapi/v1` is the WS API). */
+export function tradingEndpointsFor(base: { rest: string; ws: string }): BinanceFuturesTradingEndpoints {
+  return { rest: base.rest, ws: base.ws, wsApi: `${base.ws}/ws-fapi/v1` };
+}
+
+export interface WsLiveness {
+  /** Ping this often. */
+  readonly pingIntervalMs?: number;
+  /** Open but silent this long (not even a pong) = dead. */
+  readonly silentLimitMs?: number;
+  /** Planned rotation before the venue's 24 h cut. */
+  readonly maxAgeMs?: number;
+}
+
+/** Things worth a log line that are not UserEvents. Never carries keys, secrets or signatures. */
+export type TradingDiagnostic =
+  | { readonly type: 'bad-message'; readonly source: 'user-stream' | 'ws-api'; readonly error: string }
+  | { readonly type: 'late-response'; readonly requestId: string; readonly afterMs: number }
+  | {
+      readonly type: 'listen-key';
+      readonly action: 'created' | 'kept-alive' | 'recreated' | 'failed';
+      readonly detail: string;
+    }
+  | { readonly type: 'time-sync'; readonly ok: boolean; readonly detail: string }
+  | { readonly type: 'recovery'; readonly recoveredFills: number; readonly detail: string }
+  | { readonly type: 'skipped'; readonly detail: string };
+
+export interface BinanceFuturesTradingOptions {
+  readonly endpoints: BinanceFuturesTradingEndpoints;
+  readonly apiKey: string;
+  /** Never logged, never in errors: only the signing closure keeps it. */
+  readonly apiSecret: string;
+  readonly clock?: Clock;
+  /** @default 5000 */
+  readonly recvWindow?: number;
+  /** Instruments to trade; fetched from `/fapi/v1/exchangeInfo` at start when absent. */
+  readonly instruments?: Iterable<Instrument>;
+  /** An order/cancel without an answer after this is `unknown`. @default 5000 */
+  readonly orderTimeoutMs?: number;
+  /** Bound on other REST calls. @default 10000 */
+  readonly requestTimeoutMs?: number;
+  /** listenKey keepalive period. @default 30 min */
+  readonly listenKeyKeepAliveMs?: number;
+  /** Send orders over the WebSocket API (REST when false or while it is down). @default true */
+  readonly useWsApi?: boolean;
+  readonly userStream?: WsLiveness;
+  readonly wsApiLiveness?: WsLiveness;
+  /** @default 10000 */
+  readonly connectTimeoutMs?: number;
+  /** start() gives up when the user stream is not open after this. @default 15000 */
+  readonly startTimeoutMs?: number;
+  readonly backoff?: BackoffOptions;
+  /** REST request-weight limiter (weights per the venue's docs). */
+  readonly limiter?: RateLimiter;
+  readonly onConnectionEvent?: (e: ConnectionEvent) => void;
+  readonly onDiagnostic?: (d: TradingDiagnostic) => void;
+}
+
+/** Binance's order object (REST responses, WS API results, GET /fapi/v1/order). */
+interface BinanceOrder {
+  readonly symbol: string;
+  readonly orderId: number;
+  readonly clientOrderId: string;
+  readonly status: string;
+  readonly executedQty: string;
+  readonly updateTime?: number;
+  readonly time?: number;
+}
+
+interface WsApiResponse {
+  readonly id: string;
+  readonly status: number;
+  readonly result?: unknown;
+  readonly error?: { readonly code?: number; readonly msg?: string };
+}
+
+interface Pending {
+  readonly sentAt: number;
+  readonly resolve: (r: WsApiResponse | { readonly lost: string }) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** A venue answer sorted into what the caller must do. */
+type Verdict =
+  | { readonly kind: 'unknown'; readonly reason: string }
+  | { readonly kind: 'rejected'; readonly code: string; readonly message: string }
+  | { readonly kind: 'duplicate'; readonly message: string }
+  | { readonly kind: 'timestamp'; readonly message: string };
+
+const MINUTE = 60_000;
+const UNKNOWN_ERROR = /^Unknown error/i;
+/** Trade ids remembered per symbol for deduplication (recovery overlaps the live stream). */
+const SEEN_TRADES_MAX = 20_000;
+
+export class BinanceFuturesTrading implements VenueTrading {
+  readonly venue = 'binance-futures' as const;
+  /** The options minus the secret (so no inspect/serialization of the client can show it). */
+  private readonly opts: Omit<BinanceFuturesTradingOptions, 'apiSecret'>;
+  private readonly clock: Clock;
+  private readonly apiKey: string;
+  /** HMAC-SHA256 hex with the secret; the only holder of the secret. */
+  private readonly sign: (payload: string) => string;
+  /** The signed REST parameter string (query or body). */
+  private readonly signQuery: (params: ReadonlyArray<readonly [string, string]>, ts: number) => string;
+  private readonly recvWindow: number;
+  private readonly orderTimeoutMs: number;
+  private readonly time: ServerTimeOffset;
+  private instruments: InstrumentSet = new InstrumentSet([]);
+  /** Instruments callers passed to place() that the set did not have. */
+  private readonly extraInstruments = new Map<string, Instrument>();
+  private onEvent: (e: UserEvent) => void = () => {};
+
+  private wsApi: WsConnection | null = null;
+  private user: WsConnection | null = null;
+  private listenKey = '';
+  private keepAliveTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly pending = new Map<string, Pending>();
+  private readonly lateIds = new Map<string, number>();
+  private reqSeq = 0;
+  private started = false;
+  private stopped = false;
+  /** When the user stream went down (0: it is up, or never was). */
+  private userDownAt = 0;
+  private userWasUp = false;
+  private recovering: Promise<void> | null = null;
+  private replacingKey: Promise<void> | null = null;
+  private openWaiters: Array<{ conn: WsConnection; resolve: () => void }> = [];
+  /** orderId → clientOrderId, from every order we have seen (for userTrades recovery). */
+  private readonly clientIdOf = new Map<string, string>();
+  /** symbol → trade ids already emitted (insertion-ordered, bounded). */
+  private readonly seenTrades = new Map<string, Set<string>>();
+  /** Symbols with our activity: recovery looks there. */
+  private readonly activeSymbols = new Set<string>();
+  private readonly counters = { badMessages: 0, lateResponses: 0, recoveredFills: 0, restFallbacks: 0 };
+
+  constructor(opts: BinanceFuturesTradingOptions) {
+    if (typeof opts.apiKey !== 'string' || opts.apiKey === '') {
+      throw new DataError('BAD_OPTION', 'Binance API key is empty');
+    }
+    if (typeof opts.apiSecret !== 'string' || opts.apiSecret === '') {
+      throw new DataError('BAD_OPTION', 'Binance API secret is empty');
+    }
+    const { apiSecret: secret, ...rest } = opts;
+    this.opts = rest;
+    this.clock = opts.clock ?? systemClock;
+    this.apiKey = opts.apiKey;
+    this.recvWindow = opts.recvWindow ?? 5000;
+    this.sign = (payload) => signBinance(secret, payload);
+    this.signQuery = (params, ts) =>
+      buildSignedQuery(params, secret, { timestamp: ts, recvWindow: this.recvWindow });
+    this.orderTimeoutMs = opts.orderTimeoutMs ?? 5000;
+    this.time = new ServerTimeOffset({ clock: this.clock });
+    if (opts.instruments) this.instruments = new InstrumentSet(opts.instruments);
+  }
+
+  /** Counters for metrics. */
+  get stats(): {
+    badMessages: number;
+    lateResponses: number;
+    recoveredFills: number;
+    restFallbacks: number;
+  } {
+    return { ...this.counters };
+  }
+
+  /** Whether orders currently go over the WebSocket API. */
+  get wsApiUp(): boolean {
+    return this.wsApi?.state === 'open';
+  }
+
+  get userStreamUp(): boolean {
+    return this.user?.state === 'open';
+  }
+
+  /** The instruments this client converts with. */
+  get instrumentSet(): InstrumentSet {
+    return this.instruments;
+  }
+
+  // ------------------------------------------------------------------------------ lifecycle
+
+  async start(onEvent: (e: UserEvent) => void): Promise<void> {
+    if (this.started) throw new OperationalError('ALREADY_STARTED', 'binance-futures trading: started twice');
+    this.started = true;
+    this.onEvent = onEvent;
+    await this.syncTime();
+    if (this.instruments.size === 0) {
+      const res = await this.rest<unknown>('GET', '/fapi/v1/exchangeInfo', { weight: 1 });
+      this.instruments = binanceInstruments(res.body, 'binance-futures');
+    }
+    this.listenKey = await this.createListenKey();
+    this.diag({ type: 'listen-key', action: 'created', detail: 'listenKey created' });
+    const deadline = this.opts.startTimeoutMs ?? 15_000;
+    const waits: Array<Promise<boolean>> = [];
+    this.user = this.makeUserConnection();
+    waits.push(this.waitOpen(this.user, deadline));
+    if (this.opts.useWsApi !== false) {
+      this.wsApi = this.makeWsApiConnection();
+      waits.push(this.waitOpen(this.wsApi, deadline));
+    }
+    this.user.start();
+    this.wsApi?.start();
+    const [userOpen] = await Promise.all(waits);
+    if (!userOpen) {
+      await this.stop();
+      throw new OperationalError(
+        'USER_STREAM_DOWN',
+        `binance-futures trading: the user data stream did not open within ${deadline} ms`,
+      );
+    }
+    this.scheduleKeepAlive(this.opts.listenKeyKeepAliveMs ?? 30 * MINUTE);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
+    this.keepAliveTimer = null;
+    for (const w of this.openWaiters) w.resolve();
+    this.openWaiters = [];
+    this.failPending('client stopped');
+    const conns = [this.user, this.wsApi].filter((c): c is WsConnection => c !== null);
+    await Promise.all(conns.map((c) => c.stop()));
+    if (this.listenKey) {
+      try {
+        await this.keyRequest('DELETE');
+      } catch {
+        // Best effort: the key expires on its own within 60 minutes.
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------ orders
+
+  place(intent: OrderIntent, instrument: Instrument, onWritten?: () => void): Promise<PlaceResult> {
+    // Everything up to the socket write is synchronous: no await before the bytes leave.
+    let params: Array<readonly [string, string]>;
+    try {
+      params = this.orderParams(intent, instrument);
+    } catch (err) {
+      const e = err as TradewindError;
+      return Promise.resolve({ kind: 'rejected', code: e.code ?? 'BAD_ORDER', message: e.message });
+    }
+    this.activeSymbols.add(instrument.symbol);
+    if (!this.instruments.get(instrument.symbol)) this.extraInstruments.set(instrument.symbol, instrument);
+    const sent = this.sendWsApi('order.place', params);
+    if (sent) {
+      onWritten?.();
+      return sent.then((r) => this.placeOutcome(r, intent, instrument));
+    }
+    this.counters.restFallbacks++;
+    return this.placeRest(params, intent, instrument, onWritten);
+  }
+
+  async cancel(symbol: string, clientOrderId: string): Promise<CancelResult> {
+    const params: Array<readonly [string, string]> = [
+      ['symbol', symbol],
+      ['origClientOrderId', clientOrderId],
+    ];
+    const sent = this.sendWsApi('order.cancel', params);
+    let verdict: Verdict;
+    if (sent) {
+      const r = await sent;
+      if ('lost' in r) return { kind: 'unknown', reason: r.lost };
+      if (r.status === 200) return this.cancelOk(r.result);
+      verdict = this.classify(r.status, r.error?.code, r.error?.msg);
+    } else {
+      try {
+        const res = await this.rest<BinanceOrder>('DELETE', '/fapi/v1/order', {
+          signed: params,
+          weight: 1,
+          timeoutMs: this.orderTimeoutMs,
+        });
+        return this.cancelOk(res.body);
+      } catch (err) {
+        verdict = this.classifyError(err);
+      }
+    }
+    if (verdict.kind === 'timestamp') {
+      await this.resyncAfter1021();
+      return { kind: 'rejected', code: '-1021', message: verdict.message };
+    }
+    if (verdict.kind === 'duplicate') return { kind: 'rejected', code: '-4116', message: verdict.message };
+    return verdict;
+  }
+
+  async cancelAll(symbol?: string): Promise<number> {
+    const open = await this.openOrders(symbol);
+    const symbols = symbol ? [symbol] : [...new Set(open.map((o) => o.symbol))];
+    for (const s of symbols) {
+      await this.rest('DELETE', '/fapi/v1/allOpenOrders', { signed: [['symbol', s]], weight: 1 });
+    }
+    // Binance does not say how many it cancelled: the count is what was open just before.
+    return open.length;
+  }
+
+  async queryOrder(symbol: string, clientOrderId: string): Promise<VenueOrderState | null> {
+    try {
+      const res = await this.rest<BinanceOrder>('GET', '/fapi/v1/order', {
+        signed: [
+          ['symbol', symbol],
+          ['origClientOrderId', clientOrderId],
+        ],
+        weight: 1,
+      });
+      return this.orderState(res.body);
+    } catch (err) {
+      if (err instanceof HttpDataError && err.venueCode === -2013) return null;
+      throw err;
+    }
+  }
+
+  async openOrders(symbol?: string): Promise<VenueOrderState[]> {
+    const res = await this.rest<BinanceOrder[]>('GET', '/fapi/v1/openOrders', {
+      signed: symbol ? [['symbol', symbol]] : [],
+      weight: symbol ? 1 : 40,
+    });
+    if (!Array.isArray(res.body)) throw new DataError('BAD_RESPONSE', 'openOrders: not an array');
+    return res.body.map((o) => this.orderState(o));
+  }
+
+  async positions(): Promise<VenuePosition[]> {
+    const res = await this.rest<Array<Record<string, unknown>>>('GET', '/fapi/v2/positionRisk', {
+      signed: [],
+      weight: 5,
+    });
+    if (!Array.isArray(res.body)) throw new DataError('BAD_RESPONSE', 'positionRisk: not an array');
+    const out: VenuePosition[] = [];
+    for (const p of res.body) {
+      const symbol = str(p.symbol);
+      const amt = str(p.positionAmt);
+      const neg = amt.startsWith('-');
+      const abs = neg ? amt.slice(1) : amt;
+      if (/^0*(\.0*)?$/.test(abs)) continue;
+      const inst = this.findInstrument(symbol);
+      if (!inst) {
+        // A position we cannot express in lots must not be silently dropped.
+        throw new DataError('UNKNOWN_INSTRUMENT', `positionRisk: open position in unknown symbol ${symbol}`);
+      }
+      const lots = toSteps(abs, inst.qty);
+      out.push({ symbol: inst.symbol, qtyLots: neg ? -lots : lots, entryPrice: str(p.entryPrice) || '0' });
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------------------ order plumbing
+
+  private orderParams(intent: OrderIntent, inst: Instrument): Array<readonly [string, string]> {
+    if (intent.venue !== 'binance-futures' || inst.venue !== 'binance-futures') {
+      throw new DataError('WRONG_VENUE', `order for ${intent.venue} sent to binance-futures`);
+    }
+    const params: Array<readonly [string, string]> = [
+      ['symbol', inst.symbol],
+      ['side', intent.side === 'buy' ? 'BUY' : 'SELL'],
+      ['type', intent.type === 'market' ? 'MARKET' : 'LIMIT'],
+      ['quantity', fromSteps(intent.qtyLots, inst.qty)],
+      ['newClientOrderId', intent.clientOrderId],
+      ['newOrderRespType', 'RESULT'],
+    ];
+    if (intent.type === 'limit') {
+      if (intent.priceTicks === undefined) throw new DataError('BAD_ORDER', 'limit order without a price');
+      params.push(['price', fromSteps(intent.priceTicks, inst.price)]);
+      params.push(['timeInForce', intent.timeInForce === 'POST_ONLY' ? 'GTX' : intent.timeInForce]);
+    } else if (intent.timeInForce === 'POST_ONLY') {
+      throw new DataError('BAD_ORDER', 'a market order cannot be post-only');
+    }
+    if (intent.reduceOnly) params.push(['reduceOnly', 'true']);
+    return params;
+  }
+
+  /**
+   * Writes one signed WS API request, synchronously. Returns the pending answer, or null when the
+   * connection is not open (nothing was sent: use REST).
+   */
+  private sendWsApi(
+    method: string,
+    params: ReadonlyArray<readonly [string, string]>,
+  ): Promise<WsApiResponse | { readonly lost: string }> | null {
+    const conn = this.wsApi;
+    if (!conn || conn.state !== 'open' || this.stopped) return null;
+    const id = `tw${++this.reqSeq}`;
+    const all: Record<string, string | number> = {};
+    for (const [k, v] of params) all[k] = v;
+    all.apiKey = this.apiKey;
+    all.recvWindow = this.recvWindow;
+    all.timestamp = this.time.timestamp();
+    const payload = Object.keys(all)
+      .sort()
+      .map((k) => `${k}=${all[k]}`)
+      .join('&');
+    all.signature = this.sign(payload);
+    const text = JSON.stringify({ id, method, params: all });
+    if (!conn.send(text)) return null;
+    const sentAt = this.clock.now();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        this.lateIds.set(id, sentAt);
+        if (this.lateIds.size > 1000) this.lateIds.delete(this.lateIds.keys().next().value as string);
+        resolve({ lost: `no response within ${this.orderTimeoutMs} ms` });
+      }, this.orderTimeoutMs);
+      this.pending.set(id, { sentAt, resolve, timer });
+    });
+  }
+
+  private async placeOutcome(
+    r: WsApiResponse | { readonly lost: string },
+    intent: OrderIntent,
+    inst: Instrument,
+  ): Promise<PlaceResult> {
+    if ('lost' in r) return { kind: 'unknown', reason: r.lost };
+    if (r.status === 200) return this.ackOf(r.result, inst);
+    return this.resolveVerdict(this.classify(r.status, r.error?.code, r.error?.msg), intent, inst);
+  }
+
+  private async placeRest(
+    params: ReadonlyArray<readonly [string, string]>,
+    intent: OrderIntent,
+    inst: Instrument,
+    onWritten?: () => void,
+  ): Promise<PlaceResult> {
+    try {
+      const res = await this.rest<BinanceOrder>('POST', '/fapi/v1/order', {
+        signed: params,
+        weight: 0,
+        timeoutMs: this.orderTimeoutMs,
+        onSent: onWritten,
+      });
+      return this.ackOf(res.body, inst);
+    } catch (err) {
+      return this.resolveVerdict(this.classifyError(err), intent, inst);
+    }
+  }
+
+  private async resolveVerdict(v: Verdict, intent: OrderIntent, inst: Instrument): Promise<PlaceResult> {
+    switch (v.kind) {
+      case 'unknown':
+      case 'rejected':
+        return v;
+      case 'timestamp':
+        await this.resyncAfter1021();
+        return { kind: 'rejected', code: '-1021', message: v.message };
+      case 'duplicate': {
+        // The client id is already OPEN at the venue: that order is ours (deterministic ids).
+        try {
+          const state = await this.queryOrder(inst.symbol, intent.clientOrderId);
+          if (state) return { kind: 'ack', state };
+        } catch {
+          // fall through: the caller reconciles
+        }
+        return { kind: 'unknown', reason: `-4116 ${v.message}; the order could not be read back` };
+      }
+    }
+  }
+
+  /** Sorts a venue error into what to do (VENUES.md §1.6, §1.8). */
+  private classify(status: number, code: number | string | undefined, msg: string | undefined): Verdict {
+    const message = msg ?? `HTTP ${status}`;
+    const c = typeof code === 'string' ? Number(code) : code;
+    if (c === -1007 || status === 408) return { kind: 'unknown', reason: `${c ?? status} ${message}` };
+    if (c === -1021) return { kind: 'timestamp', message };
+    if (c === -4116) return { kind: 'duplicate', message };
+    if (status >= 500) {
+      if (UNKNOWN_ERROR.test(message)) return { kind: 'unknown', reason: `HTTP ${status} ${message}` };
+      return { kind: 'rejected', code: 'UNAVAILABLE', message: `HTTP ${status} ${message}` };
+    }
+    if (status === 429) return { kind: 'rejected', code: 'RATE_LIMITED', message };
+    if (status === 418) return { kind: 'rejected', code: 'IP_BANNED', message };
+    return {
+      kind: 'rejected',
+      code: c !== undefined && Number.isFinite(c) ? String(c) : `HTTP_${status}`,
+      message,
+    };
+  }
+
+  private classifyError(err: unknown): Verdict {
+    if (err instanceof HttpDataError) {
+      if (err.code === 'BAD_JSON') return { kind: 'unknown', reason: 'unreadable response' };
+      return this.classify(err.status, err.venueCode, err.venueMessage);
+    }
+    if (err instanceof HttpOperationalError) {
+      if (err.status === 0) {
+        // No response: the request may have reached the venue.
+        return { kind: 'unknown', reason: `${err.code}: no response` };
+      }
+      return this.classify(err.status, err.venueCode, err.venueMessage ?? err.code);
+    }
+    if (err instanceof TradewindError) return { kind: 'rejected', code: err.code, message: err.message };
+    return { kind: 'unknown', reason: 'unexpected error' };
+  }
+
+  /** A success answer to an order: an ack, or `unknown` when it cannot be read (it was accepted). */
+  private ackOf(raw: unknown, inst: Instrument): PlaceResult {
+    try {
+      return { kind: 'ack', state: this.orderState(raw, inst) };
+    } catch (err) {
+      return { kind: 'unknown', reason: `unreadable ack: ${safeMessage(err)}` };
+    }
+  }
+
+  private cancelOk(raw: unknown): CancelResult {
+    try {
+      return { kind: 'ok', state: this.orderState(raw) };
+    } catch (err) {
+      return { kind: 'unknown', reason: `unreadable cancel answer: ${safeMessage(err)}` };
+    }
+  }
+
+  private orderState(raw: unknown, hint?: Instrument): VenueOrderState {
+    const o = raw as BinanceOrder;
+    if (!o || typeof o !== 'object' || typeof o.symbol !== 'string') {
+      throw new DataError('BAD_RESPONSE', 'order response without a symbol');
+    }
+    const inst = hint && hint.symbol === o.symbol ? hint : this.instrumentOf(o.symbol);
+    const venueOrderId = String(o.orderId);
+    this.rememberOrder(venueOrderId, o.clientOrderId);
+    return {
+      symbol: inst.symbol,
+      clientOrderId: o.clientOrderId,
+      venueOrderId,
+      status: mapStatus(o.status),
+      filledLots: toSteps(o.executedQty, inst.qty),
+      ts: o.updateTime ?? o.time ?? this.clock.now(),
+    };
+  }
+
+  private findInstrument(symbol: string): Instrument | undefined {
+    return this.instruments.get(symbol) ?? this.extraInstruments.get(symbol);
+  }
+
+  private instrumentOf(symbol: string): Instrument {
+    const inst = this.findInstrument(symbol);
+    if (!inst) throw new DataError('UNKNOWN_INSTRUMENT', `binance-futures: no instrument ${symbol}`);
+    return inst;
+  }
+
+  private rememberOrder(orderId: string, clientOrderId: string): void {
+    if (this.clientIdOf.has(orderId)) return;
+    this.clientIdOf.set(orderId, clientOrderId);
+    if (this.clientIdOf.size > SEEN_TRADES_MAX) {
+      this.clientIdOf.delete(this.clientIdOf.keys().next().value as string);
+    }
+  }
+
+  // ------------------------------------------------------------------------------ REST
+
+  private async rest<T>(
+    method: HttpMethod,
+    path: string,
+    o: {
+      signed?: ReadonlyArray<readonly [string, string]>;
+      weight?: number;
+      timeoutMs?: number;
+      onSent?: (() => void) | undefined;
+      retried1021?: boolean;
+    },
+  ): Promise<JsonResponse<T>> {
+    let url = `${this.opts.endpoints.rest}${path}`;
+    let body: string | undefined;
+    const headers: Record<string, string> = { 'X-MBX-APIKEY': this.apiKey };
+    if (o.signed) {
+      const q = this.signQuery(o.signed, this.time.timestamp());
+      if (method === 'POST' || method === 'PUT') {
+        body = q;
+        headers['content-type'] = 'application/x-www-form-urlencoded';
+      } else {
+        url += `?${q}`;
+      }
+    }
+    try {
+      return await requestJson<T>(method, url, {
+        headers,
+        body,
+        clock: this.clock,
+        limiter: this.opts.limiter,
+        weight: o.weight ?? 1,
+        timeoutMs: o.timeoutMs ?? this.opts.requestTimeoutMs,
+        onSent: o.onSent,
+      });
+    } catch (err) {
+      // Reads and cancels are safe to repeat once after re-syncing the clock; orders are not
+      // repeated here (the engine decides, with the same client id).
+      if (
+        err instanceof HttpDataError &&
+        err.venueCode === -1021 &&
+        o.signed &&
+        !o.retried1021 &&
+        !(method === 'POST' && path === '/fapi/v1/order')
+      ) {
+        await this.resyncAfter1021();
+        return this.rest<T>(method, path, { ...o, retried1021: true });
+      }
+      throw err;
+    }
+  }
+
+  /** USER_STREAM endpoints: API-key header only, no signature. */
+  private async keyRequest(method: HttpMethod): Promise<string> {
+    const res = await requestJson<{ listenKey?: string }>(
+      method,
+      `${this.opts.endpoints.rest}/fapi/v1/listenKey`,
+      {
+        headers: { 'X-MBX-APIKEY': this.apiKey },
+        clock: this.clock,
+        limiter: this.opts.limiter,
+        weight: 1,
+        timeoutMs: this.opts.requestTimeoutMs,
+      },
+    );
+    return typeof res.body?.listenKey === 'string' ? res.body.listenKey : '';
+  }
+
+  private async syncTime(): Promise<void> {
+    const fetchTime = async () => {
+      const res = await requestJson<{ serverTime?: number }>(
+        'GET',
+        `${this.opts.endpoints.rest}/fapi/v1/time`,
+        {
+          clock: this.clock,
+          limiter: this.opts.limiter,
+          weight: 1,
+          timeoutMs: this.opts.requestTimeoutMs,
+        },
+      );
+      const t = res.body?.serverTime;
+      if (typeof t !== 'number') throw new DataError('BAD_RESPONSE', '/fapi/v1/time without serverTime');
+      return t;
+    };
+    let ok = 0;
+    for (let i = 0; i < 3; i++) if (await this.time.sync(fetchTime)) ok++;
+    this.diag({
+      type: 'time-sync',
+      ok: ok > 0,
+      detail: `${ok}/3 samples, offset ${this.time.offsetMs()} ms`,
+    });
+  }
+
+  private async resyncAfter1021(): Promise<void> {
+    this.time.reset();
+    try {
+      await this.syncTime();
+    } catch (err) {
+      this.diag({ type: 'time-sync', ok: false, detail: (err as Error).message });
+    }
+  }
+
+  // ------------------------------------------------------------------------------ WS API
+
+  private makeWsApiConnection(): WsConnection {
+    const l = this.opts.wsApiLiveness ?? {};
+    const conn: WsConnection = new WsConnection({
+      name: 'binance-futures ws-api',
+      url: () => this.opts.endpoints.wsApi,
+      onOpen: () => {},
+      onMessage: (text) => this.onWsApiMessage(text),
+      onDown: (reason) => this.failPending(`ws-api connection lost (${reason})`),
+      onEvent: (e) => this.onConnEvent(conn, e),
+      silentLimitMs: l.silentLimitMs ?? 30_000,
+      pingIntervalMs: l.pingIntervalMs ?? 10_000,
+      maxAgeMs: l.maxAgeMs ?? 23 * 60 * MINUTE,
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+      backoff: this.opts.backoff ?? { baseMs: 250, capMs: 10_000, resetAfterMs: 10_000 },
+      clock: this.clock,
+    });
+    return conn;
+  }
+
+  private onWsApiMessage(text: string): void {
+    let msg: WsApiResponse;
+    try {
+      msg = JSON.parse(text) as WsApiResponse;
+    } catch {
+      this.badMessage('ws-api', 'not JSON');
+      return;
+    }
+    const id = msg && typeof msg.id === 'string' ? msg.id : undefined;
+    if (id === undefined) {
+      this.badMessage('ws-api', 'response without an id');
+      return;
+    }
+    const p = this.pending.get(id);
+    if (!p) {
+      const sentAt = this.lateIds.get(id);
+      if (sentAt !== undefined) {
+        this.lateIds.delete(id);
+        this.counters.lateResponses++;
+        this.diag({ type: 'late-response', requestId: id, afterMs: this.clock.now() - sentAt });
+      }
+      return;
+    }
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    p.resolve(msg);
+  }
+
+  /** Every request in flight is now `unknown`: it may have been executed. */
+  private failPending(reason: string): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.resolve({ lost: reason });
+    }
+  }
+
+  // ------------------------------------------------------------------------------ user stream
+
+  private makeUserConnection(): WsConnection {
+    const l = this.opts.userStream ?? {};
+    const conn: WsConnection = new WsConnection({
+      name: 'binance-futures user-stream',
+      url: () => `${this.opts.endpoints.ws}/ws/${this.listenKey}`,
+      onOpen: () => {},
+      onMessage: (text, recvTs) => this.onUserMessage(text, recvTs),
+      onDown: (reason) => {
+        if (conn !== this.user) return;
+        this.userDownAt = this.clock.now();
+        this.emit({ type: 'stream-down', reason });
+      },
+      onEvent: (e) => this.onConnEvent(conn, e),
+      silentLimitMs: l.silentLimitMs ?? 30_000,
+      pingIntervalMs: l.pingIntervalMs ?? 10_000,
+      maxAgeMs: l.maxAgeMs ?? 23 * 60 * MINUTE,
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+      backoff: this.opts.backoff ?? { baseMs: 250, capMs: 10_000, resetAfterMs: 10_000 },
+      clock: this.clock,
+    });
+    return conn;
+  }
+
+  private onConnEvent(conn: WsConnection, e: ConnectionEvent): void {
+    this.opts.onConnectionEvent?.(e);
+    if (e.type !== 'open') return;
+    for (const w of this.openWaiters.filter((x) => x.conn === conn)) w.resolve();
+    this.openWaiters = this.openWaiters.filter((x) => x.conn !== conn);
+    if (conn === this.user) {
+      const gapFrom = this.userWasUp ? this.userDownAt : 0;
+      this.userWasUp = true;
+      this.userDownAt = 0;
+      this.emit({ type: 'stream-up' });
+      if (gapFrom > 0) this.recoverGap(gapFrom);
+    }
+  }
+
+  private waitOpen(conn: WsConnection, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.openWaiters = this.openWaiters.filter((w) => w.resolve !== done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(conn.state === 'open');
+      };
+      this.openWaiters.push({ conn, resolve: done });
+    });
+  }
+
+  private onUserMessage(text: string, _recvTs: number): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      this.badMessage('user-stream', 'not JSON');
+      return;
+    }
+    const e = msg?.e;
+    if (e === 'ORDER_TRADE_UPDATE') {
+      try {
+        this.onOrderUpdate(msg);
+      } catch (err) {
+        this.badMessage('user-stream', `ORDER_TRADE_UPDATE: ${(err as Error).message}`);
+      }
+    } else if (e === 'listenKeyExpired') {
+      void this.replaceListenKey('listenKeyExpired event');
+    }
+    // ACCOUNT_UPDATE and others: positions are read with positions(); nothing to map here.
+  }
+
+  private onOrderUpdate(msg: Record<string, unknown>): void {
+    const o = msg.o as Record<string, unknown> | undefined;
+    if (!o || typeof o !== 'object') throw new DataError('BAD_MESSAGE', 'no "o" object');
+    const symbol = str(o.s);
+    const inst = this.findInstrument(symbol);
+    if (!inst) {
+      this.diag({ type: 'skipped', detail: `ORDER_TRADE_UPDATE for unknown symbol ${symbol}` });
+      return;
+    }
+    const clientOrderId = str(o.c);
+    const venueOrderId = String(o.i);
+    this.rememberOrder(venueOrderId, clientOrderId);
+    this.activeSymbols.add(inst.symbol);
+    const ts = num(o.T) ?? num(msg.T) ?? num(msg.E) ?? this.clock.now();
+    if (o.x === 'TRADE') {
+      const fill: Fill = {
+        venue: 'binance-futures',
+        symbol: inst.symbol,
+        tradeId: String(o.t),
+        clientOrderId,
+        side: o.S === 'SELL' ? 'sell' : 'buy',
+        priceTicks: toSteps(str(o.L), inst.price),
+        qtyLots: toSteps(str(o.l), inst.qty),
+        fee: str(o.n) || '0',
+        feeAsset: str(o.N),
+        liquidity: o.m === true ? 'maker' : 'taker',
+        ts,
+      };
+      this.emitFill(fill);
+    }
+    this.emit({
+      type: 'order',
+      state: {
+        symbol: inst.symbol,
+        clientOrderId,
+        venueOrderId,
+        status: mapStatus(str(o.X)),
+        filledLots: toSteps(str(o.z), inst.qty),
+        ts,
+      },
+    });
+  }
+
+  /** Emits a fill once per trade id. */
+  private emitFill(fill: Fill): boolean {
+    let seen = this.seenTrades.get(fill.symbol);
+    if (!seen) {
+      seen = new Set();
+      this.seenTrades.set(fill.symbol, seen);
+    }
+    if (seen.has(fill.tradeId)) return false;
+    seen.add(fill.tradeId);
+    if (seen.size > SEEN_TRADES_MAX) seen.delete(seen.values().next().value as string);
+    this.emit({ type: 'fill', fill });
+    return true;
+  }
+
+  /**
+   * Binance does not replay a user stream: fills during a drop are fetched from
+   * `GET /fapi/v1/userTrades` for every symbol we have been active in, from shortly before the drop.
+   */
+  private recoverGap(fromMs: number): void {
+    const run = async () => {
+      let recovered = 0;
+      const touched = new Map<string, string>(); // clientOrderId → symbol
+      // The drop time on the venue's clock, with a margin for events in flight before it.
+      const startTime = Math.floor(fromMs + (this.time.offsetMs() ?? 0) - 5000);
+      for (const symbol of this.activeSymbols) {
+        const inst = this.findInstrument(symbol);
+        if (!inst) continue;
+        for await (const t of this.userTradesSince(symbol, startTime)) {
+          const orderId = String(t.orderId);
+          let clientOrderId = this.clientIdOf.get(orderId);
+          if (clientOrderId === undefined) {
+            const o = await this.rest<BinanceOrder>('GET', '/fapi/v1/order', {
+              signed: [
+                ['symbol', symbol],
+                ['orderId', orderId],
+              ],
+              weight: 1,
+            });
+            clientOrderId = o.body.clientOrderId;
+            this.rememberOrder(orderId, clientOrderId);
+          }
+          const fill: Fill = {
+            venue: 'binance-futures',
+            symbol: inst.symbol,
+            tradeId: String(t.id),
+            clientOrderId,
+            side: t.side === 'SELL' ? 'sell' : 'buy',
+            priceTicks: toSteps(str(t.price), inst.price),
+            qtyLots: toSteps(str(t.qty), inst.qty),
+            fee: str(t.commission) || '0',
+            feeAsset: str(t.commissionAsset),
+            liquidity: t.maker === true ? 'maker' : 'taker',
+            ts: num(t.time) ?? this.clock.now(),
+          };
+          if (this.emitFill(fill)) {
+            recovered++;
+            touched.set(clientOrderId, symbol);
+          }
+        }
+      }
+      // The orders those fills belong to: their current state, since their updates were missed too.
+      for (const [clientOrderId, symbol] of touched) {
+        const state = await this.queryOrder(symbol, clientOrderId);
+        if (state) this.emit({ type: 'order', state });
+      }
+      this.counters.recoveredFills += recovered;
+      this.diag({ type: 'recovery', recoveredFills: recovered, detail: `gap from ${fromMs}` });
+    };
+    const prev = this.recovering ?? Promise.resolve();
+    this.recovering = prev
+      .then(run)
+      .catch((err: unknown) => {
+        this.diag({ type: 'recovery', recoveredFills: 0, detail: `failed: ${safeMessage(err)}` });
+      })
+      .finally(() => {
+        this.recovering = null;
+      });
+  }
+
+  /**
+   * Trades of one symbol from `startTime` on, oldest first: the first page by startTime, later
+   * pages by fromId (Binance does not take fromId together with startTime).
+   */
+  private async *userTradesSince(symbol: string, startTime: number): AsyncGenerator<Record<string, unknown>> {
+    const LIMIT = 1000;
+    let page: ReadonlyArray<readonly [string, string]> = [
+      ['symbol', symbol],
+      ['startTime', String(startTime)],
+      ['limit', String(LIMIT)],
+    ];
+    for (let pages = 0; pages < 100; pages++) {
+      const res = await this.rest<Array<Record<string, unknown>>>('GET', '/fapi/v1/userTrades', {
+        signed: page,
+        weight: 5,
+      });
+      if (!Array.isArray(res.body) || res.body.length === 0) return;
+      const trades = [...res.body].sort((a, b) => (num(a.id) ?? 0) - (num(b.id) ?? 0));
+      yield* trades;
+      if (trades.length < LIMIT) return;
+      const last = num(trades[trades.length - 1]?.id);
+      if (last === undefined) return;
+      page = [
+        ['symbol', symbol],
+        ['fromId', String(last + 1)],
+        ['limit', String(LIMIT)],
+      ];
+    }
+  }
+
+  /** Resolves when no gap recovery is running (for tests and orderly shutdown). */
+  async idle(): Promise<void> {
+    while (this.recovering || this.replacingKey) await (this.recovering ?? this.replacingKey);
+  }
+
+  private async createListenKey(): Promise<string> {
+    const key = await this.keyRequest('POST');
+    if (!key) throw new DataError('BAD_RESPONSE', 'POST /fapi/v1/listenKey without a listenKey');
+    return key;
+  }
+
+  private scheduleKeepAlive(ms: number): void {
+    if (this.stopped) return;
+    this.keepAliveTimer = setTimeout(() => void this.keepAlive(), ms);
+  }
+
+  private async keepAlive(): Promise<void> {
+    const period = this.opts.listenKeyKeepAliveMs ?? 30 * MINUTE;
+    try {
+      await this.keyRequest('PUT');
+      this.diag({ type: 'listen-key', action: 'kept-alive', detail: 'PUT ok' });
+      this.scheduleKeepAlive(period);
+    } catch (err) {
+      if (err instanceof HttpDataError && err.venueCode === -1125) {
+        await this.replaceListenKey('keepalive: -1125');
+        this.scheduleKeepAlive(period);
+      } else {
+        this.diag({ type: 'listen-key', action: 'failed', detail: safeMessage(err) });
+        // Well inside the 60-minute validity: try again soon.
+        this.scheduleKeepAlive(Math.max(1000, Math.floor(period / 10)));
+      }
+    }
+  }
+
+  /** A new listenKey (POST) and, when it differs, a new stream connection on it. */
+  private replaceListenKey(why: string): Promise<void> {
+    if (this.replacingKey) return this.replacingKey;
+    const run = async () => {
+      if (this.stopped) return;
+      const key = await this.createListenKey();
+      this.diag({ type: 'listen-key', action: 'recreated', detail: why });
+      if (key === this.listenKey && this.user?.state === 'open') return;
+      this.listenKey = key;
+      const old = this.user;
+      const next = this.makeUserConnection();
+      this.user = next;
+      if (old) {
+        // The old connection's down is ours to announce (its onDown is muted once replaced).
+        await old.stop();
+        if (this.userDownAt === 0) {
+          this.userDownAt = this.clock.now();
+          this.emit({ type: 'stream-down', reason: `listenKey replaced (${why})` });
+        }
+      }
+      if (!this.stopped) next.start();
+    };
+    this.replacingKey = run()
+      .catch((err: unknown) => {
+        this.diag({ type: 'listen-key', action: 'failed', detail: safeMessage(err) });
+      })
+      .finally(() => {
+        this.replacingKey = null;
+      });
+    return this.replacingKey;
+  }
+
+  // ------------------------------------------------------------------------------ helpers
+
+  private emit(e: UserEvent): void {
+    if (this.stopped && e.type !== 'stream-down') return;
+    this.onEvent(e);
+  }
+
+  private badMessage(source: 'user-stream' | 'ws-api', error: string): void {
+    this.counters.badMessages++;
+    this.diag({ type: 'bad-message', source, error });
+  }
+
+  private diag(d: TradingDiagnostic): void {
+    try {
+      this.opts.onDiagnostic?.(d);
+    } catch {
+      // Logging must not break trading.
+    }
+  }
+}
+
+function mapStatus(s: string): VenueOrderStatus {
+  switch (s) {
+    case 'NEW':
+    case 'PARTIALLY_FILLED':
+    case 'FILLED':
+    case 'CANCELED':
+    case 'EXPIRED':
+    case 'REJECTED':
+      return s;
+    case 'EXPIRED_IN_MATCH':
+      return 'EXPIRED';
+    default:
+      throw new DataError('BAD_STATUS', `unknown Binance order status ${JSON.stringify(s)}`);
+  }
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** An error's message: ours never contain secrets (URLs are redacted by http.ts). */
+function safeMessage(err: unknown): string {
+  return err instanceof Error ? err.message : 'non-Error thrown';
+}
