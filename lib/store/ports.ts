@@ -43,15 +43,40 @@ export interface EngineStateRepo {
   setKill(shard: number, kill: KillFlag): Promise<EngineStateRecord>;
   /** Clears it: an explicit, audited resume. */
   clearKill(shard: number, by: string, reason: string, now: number): Promise<EngineStateRecord>;
-  heartbeat(shard: number, epoch: number, tradingState: EngineStateRecord['tradingState'], now: number): Promise<void>;
+  heartbeat(
+    shard: number,
+    epoch: number,
+    tradingState: EngineStateRecord['tradingState'],
+    now: number,
+  ): Promise<void>;
   reserveSeq(shard: number, epoch: number, upTo: number): Promise<void>;
 }
 
 /** A control message (control λ → engine). */
 export type ControlMessage =
-  | { readonly v: 1; readonly type: 'kill'; readonly id: string; readonly reason: string; readonly by: string; readonly ts: number }
-  | { readonly v: 1; readonly type: 'resume'; readonly id: string; readonly reason: string; readonly by: string; readonly ts: number }
-  | { readonly v: 1; readonly type: 'reconcile'; readonly id: string; readonly by: string; readonly ts: number };
+  | {
+      readonly v: 1;
+      readonly type: 'kill';
+      readonly id: string;
+      readonly reason: string;
+      readonly by: string;
+      readonly ts: number;
+    }
+  | {
+      readonly v: 1;
+      readonly type: 'resume';
+      readonly id: string;
+      readonly reason: string;
+      readonly by: string;
+      readonly ts: number;
+    }
+  | {
+      readonly v: 1;
+      readonly type: 'reconcile';
+      readonly id: string;
+      readonly by: string;
+      readonly ts: number;
+    };
 
 /** An alert (engine and λ → alerter). */
 export interface AlertMessage {
