@@ -3,17 +3,19 @@
  * it — the real venue adapters over real sockets, embedded defaults, no AWS, no network.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { DataError } from '#core/errors.ts';
 import { isVenueId, VENUES } from '#core/instrument.ts';
 import type { VenueId } from '#core/instrument.ts';
 import type { EngineConfig } from '#engine/config.ts';
 import { parseEngineConfig } from '#engine/config.ts';
 import { Engine } from '#engine/engine.ts';
-import { FileJournal } from '#engine/journal.ts';
 import { FileStateStore } from '#engine/state-store.ts';
 import { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import { DynamoJournal } from '#store/dynamo/journal.ts';
+import { startEmbeddedDynamo } from '#store/embedded-dynamo.ts';
+import { registerSecret } from '#store/redact.ts';
 import { DEFAULT_SYMBOLS } from '#sim/symbols.ts';
 import { BinanceFuturesTrading, tradingEndpointsFor } from '#venues/binance/trading-client.ts';
 import { MarketDataClient } from '#venues/market-data.ts';
@@ -107,15 +109,31 @@ export async function startCommand(argv: string[]): Promise<number> {
     throw new DataError('BAD_CONFIG', `${values.config ?? 'config'}: ${(err as Error).message}`);
   }
 
-  const runDir = join(resolve(values.runs ?? 'runs'), new Date().toISOString().replace(/[:.]/g, '-'));
-  const journal = new FileJournal(join(runDir, 'journal.jsonl'));
-  const state = new FileStateStore(resolve(values.state ?? '.tradewind/state.json'));
+  const statePath = resolve(values.state ?? '.tradewind/state.json');
+  const state = new FileStateStore(statePath);
+  const epoch = state.load().epoch + 1;
+  // The journal lives in embedded DynamoDB (dynalite, on disk beside the state): the same
+  // repository code as on AWS, and a restart resumes from it.
+  const dynamo = await startEmbeddedDynamo({ stage: 'local', path: join(dirname(statePath), 'dynamo') });
+  const journal = await DynamoJournal.open({ doc: dynamo.doc, table: dynamo.table, shard: 0, epoch });
+  const exportPath = join(
+    resolve(values.runs ?? 'runs'),
+    new Date().toISOString().replace(/[:.]/g, '-'),
+    'journal.jsonl',
+  );
   // A fresh credential per run: the simulator is local, and no secret lives in the code.
   const apiKey = `paper-${randomBytes(8).toString('hex')}`;
   const apiSecret = randomBytes(32).toString('hex');
+  registerSecret(apiKey);
+  registerSecret(apiSecret);
   const sim = new ExchangeSimulator({
     seed,
-    symbols: symbols.map((symbol) => ({ ...DEFAULT_SYMBOLS[venue], symbol })),
+    // A lively demo market: an imbalance episode every ~8 s, so a 30 s session trades.
+    symbols: symbols.map((symbol) => ({
+      ...DEFAULT_SYMBOLS[venue],
+      symbol,
+      market: { signalsPerMinute: 8 },
+    })),
     binanceTrading: { accounts: [{ apiKey, secret: apiSecret, account: 'paper' }] },
   });
   await sim.start();
@@ -130,6 +148,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     trading,
     journal,
     state,
+    epoch,
     onLog: log,
     market: (hooks) =>
       new MarketDataClient({
@@ -178,7 +197,14 @@ export async function startCommand(argv: string[]): Promise<number> {
   if (tty) process.stderr.write('\r\x1b[K');
   log(`stopping: ${why}`);
   await engine.stop({ flatten: values['flatten-on-exit'] === true });
+  // A readable copy of this run's record beside the durable one.
+  const records = (await journal.read()).filter(
+    (r) => (r as { epoch?: number }).epoch === undefined || (r as { epoch?: number }).epoch === epoch,
+  );
+  mkdirSync(dirname(exportPath), { recursive: true });
+  writeFileSync(exportPath, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
   await journal.close();
+  await dynamo.close();
   await sim.stop();
 
   const s = engine.snapshot();
@@ -198,7 +224,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     tradingState: s.tradingState,
     kill: s.kill,
     positions: s.symbols.map((r) => ({ symbol: r.symbol, position: r.position })),
-    journal: journal.path,
+    journal: exportPath,
     durationMs: Date.now() - started,
   };
   process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));

@@ -29,6 +29,8 @@ import type { MarketDataClient } from '#venues/market-data.ts';
 import type { UserEvent, VenueTrading } from '#venues/trading.ts';
 import type { EngineConfig } from './config.ts';
 import { Execution } from './execution.ts';
+import type { CrashPoint } from './execution.ts';
+import { rebuildFromJournal } from './recovery.ts';
 import type { Journal } from './journal.ts';
 import { LatencyRecorder } from './latency.ts';
 import type { PersistedEngineState, StateStore } from './state-store.ts';
@@ -50,6 +52,13 @@ export interface EngineOptions {
   /** How long SYNCING may wait for every book before it reports (it keeps waiting: fail closed). */
   readonly syncTimeoutMs?: number;
   readonly onLog?: (line: string) => void;
+  /** Crash-safety tests only: the engine "dies" at this point of the order path. */
+  readonly crashAt?: CrashPoint;
+  /**
+   * The fencing epoch this engine holds (the lease's, on AWS). Default: the persisted epoch + 1,
+   * so every start gets client order ids no earlier run can have used.
+   */
+  readonly epoch?: number;
 }
 
 interface SymbolState {
@@ -120,12 +129,15 @@ export class Engine {
   async start(): Promise<void> {
     this.enter('INITIALIZING');
     const p = this.persisted;
-    // Reserve a block of client order ids before the first one is used.
-    const first = p.nextSeq;
-    this.reservedUntil = first + SEQ_BLOCK;
-    this.persisted = { ...p, nextSeq: this.reservedUntil };
+    // Every start is a new epoch (the lease's fencing epoch on AWS): client order ids of this run
+    // can never collide with those of a run that crashed. A block of ids is reserved up front.
+    const epoch = this.opts.epoch ?? p.epoch + 1;
+    if (epoch <= p.epoch && this.opts.epoch !== undefined)
+      throw new Error(`epoch ${epoch} is not newer than the persisted ${p.epoch}`);
+    this.reservedUntil = SEQ_BLOCK;
+    this.persisted = { ...p, epoch, nextSeq: this.reservedUntil };
     this.opts.state.save(this.persisted);
-    this.ids = new ClientOrderIdSequence(this.opts.shard ?? 0, p.epoch, first);
+    this.ids = new ClientOrderIdSequence(this.opts.shard ?? 0, epoch, 0);
     if (p.kill) {
       this._tradingState = 'HALTED';
       this.log(`engine: kill flag is set (${p.kill.reason}, by ${p.kill.by}): starting HALTED`);
@@ -137,6 +149,8 @@ export class Engine {
       clock: this.clock,
       hooks: { onFill: (o, f) => this.onFill(o, f), onDone: (o) => this.onOrderDone(o) },
       onInvariant: (detail) => this.setTradingState('HALTED', `invariant: ${detail}`),
+      crashAt: this.opts.crashAt,
+      onCrash: () => this.crash(),
     });
     await this.opts.trading.start((e: UserEvent) => this.execution.onUserEvent(e));
 
@@ -172,6 +186,7 @@ export class Engine {
     }
 
     this.enter('RECONCILING');
+    await this.recoverJournal();
     await this.reconcile();
     this.enter('READY', `trading ${this._tradingState}`);
   }
@@ -181,6 +196,76 @@ export class Engine {
     return this.opts.symbols.every(
       (s) => books.get(s.toUpperCase())?.state === 'SYNCED' || books.get(s)?.state === 'SYNCED',
     );
+  }
+
+  private journalSince = NaN;
+  /** Trade ids the journal had on record at start (already in the ledgers). */
+  private readonly recoveredFills = new Set<string>();
+
+  /** What the journal says happened before this start: fills into the ledgers, live orders as UNKNOWN. */
+  private async recoverJournal(): Promise<void> {
+    const rec = rebuildFromJournal(await this.journal.read(), this.opts.venue);
+    this.journalSince = rec.firstTs;
+    let restored = 0;
+    for (const f of rec.fills.values()) {
+      this.symbols.get(f.symbol)?.ledger.applyFill(f);
+      this.recoveredFills.add(f.tradeId);
+      this.seenFills.add(f.tradeId);
+    }
+    for (const o of rec.orders.values()) {
+      const last = o.states[o.states.length - 1];
+      const st = this.symbols.get(o.intent.symbol);
+      if (
+        !st ||
+        last === undefined ||
+        !['PENDING', 'SUBMITTED', 'UNKNOWN', 'OPEN', 'PARTIALLY_FILLED'].includes(last)
+      )
+        continue;
+      const fills = [...rec.fills.values()].filter((f) => f.clientOrderId === o.intent.clientOrderId);
+      this.execution.restore(o.intent, st.instrument, fills, o.venueOrderId);
+      restored++;
+    }
+    if (rec.records > 0) {
+      this.journal.append({
+        kind: 'reconcile',
+        ts: this.clock.now(),
+        event: 'journal-recovered',
+        records: rec.records,
+        fills: rec.fills.size,
+        liveOrders: restored,
+      });
+      this.log(
+        `engine: journal recovered: ${rec.records} records, ${rec.fills.size} fills, ${restored} order(s) to confirm with the venue`,
+      );
+    }
+  }
+
+  /**
+   * Venue trades the journal lacks (the crash came before they were persisted) are imported, on
+   * the record, into their orders and the ledger.
+   */
+  private async importVenueFills(): Promise<number> {
+    const since = Number.isNaN(this.journalSince)
+      ? this.clock.now() - 86_400_000
+      : this.journalSince - 60_000;
+    let imported = 0;
+    for (const st of this.symbols.values()) {
+      const known = new Set<string>();
+      for (const o of this.execution.orders.values()) for (const f of o.fills) known.add(f.tradeId);
+      const venueFills = await this.opts.trading.fillsSince(st.instrument.symbol, since);
+      for (const f of venueFills) {
+        if (known.has(f.tradeId) || this.recoveredFills.has(f.tradeId)) continue;
+        if (parseClientOrderId(f.clientOrderId) === null) continue; // not ours
+        if (this.seenFills.has(f.tradeId)) continue;
+        imported++;
+        const order = this.execution.orders.get(f.clientOrderId);
+        this.journal.append({ kind: 'fill', ts: this.clock.now(), event: 'imported', fill: f });
+        if (order) this.execution.onUserEvent({ type: 'fill', fill: f });
+        else this.onFill(null, f);
+      }
+    }
+    if (imported > 0) this.log(`engine: imported ${imported} venue fill(s) missing from the journal`);
+    return imported;
   }
 
   /**
@@ -212,6 +297,7 @@ export class Engine {
       });
       this.log(`engine: ${foreign.length} open order(s) at the venue are not ours; left alone`);
     }
+    await this.importVenueFills();
     for (const pos of await this.opts.trading.positions()) {
       const st = this.symbols.get(pos.symbol);
       if (!st) continue;
@@ -249,6 +335,7 @@ export class Engine {
 
   /** Every verified book update. Synchronous from receipt to order bytes. */
   onBook(book: L2Book): void {
+    if (this.crashed) return;
     const recv = this.recvPerf;
     const t = performance.now();
     if (recv > 0) this.latency.stages.book.record((t - recv) * 1e6);
@@ -273,6 +360,10 @@ export class Engine {
     this.signalPerf = decided;
     if (recv > 0) this.latency.stages.signal.record((decided - recv) * 1e6);
     this.journal.append({ kind: 'signal', ts: now, signal });
+    if (this.opts.crashAt === 'after-signal') {
+      this.crash();
+      return;
+    }
     const intent = this.intentFor(st, signal, now);
     if (!intent) return;
     const decision = checkOrder(
@@ -460,9 +551,14 @@ export class Engine {
 
   // ------------------------------------------------------------------ fills, account, kill
 
-  private onFill(order: ManagedOrder, fill: Fill): void {
+  /** Trade ids applied to the ledgers this run (the ledger itself does not deduplicate). */
+  private readonly seenFills = new Set<string>();
+
+  private onFill(order: ManagedOrder | null, fill: Fill): void {
     const st = this.symbols.get(fill.symbol);
-    if (!st) return;
+    if (!st || this.crashed) return;
+    if (this.seenFills.has(fill.tradeId)) return;
+    this.seenFills.add(fill.tradeId);
     const r = st.ledger.applyFill(fill);
     this.journal.append({
       kind: 'position',
@@ -585,6 +681,25 @@ export class Engine {
       this.send(st, intent, view, decision, now, 0);
     }
     await Promise.resolve();
+  }
+
+  /** Crash simulation: from here on the engine does nothing, and what the journal had not made durable is lost. */
+  crashed = false;
+  private crash(): void {
+    if (this.crashed) return;
+    this.crashed = true;
+    this.execution.crashed = true;
+    this.journal.abandon();
+    this.log('engine: CRASH (simulated)');
+  }
+
+  /** After a simulated crash: drop every connection without cancelling anything, as a dead process would. */
+  async kill9(): Promise<void> {
+    this.crash();
+    this.execution.stop();
+    await this.market?.stop();
+    await this.opts.trading.stop();
+    this._phase = 'STOPPED';
   }
 
   get flat(): boolean {

@@ -13,6 +13,9 @@ import type { Fill, OrderIntent } from '#core/trading.ts';
 import type { PlaceResult, UserEvent, VenueOrderState, VenueTrading } from '#venues/trading.ts';
 import type { Journal } from './journal.ts';
 
+/** The points of the order path where crash-safety tests kill the engine. */
+export type CrashPoint = 'after-signal' | 'after-intent' | 'after-send' | 'after-ack' | 'after-fill';
+
 export interface ExecutionHooks {
   /** A fill counted for the first time (already journalled). */
   onFill(order: ManagedOrder, fill: Fill): void;
@@ -34,6 +37,9 @@ export interface ExecutionOptions {
   readonly acceptWindowMs?: number;
   /** Venue truth contradicts our state machine (e.g. a fill for an order we marked FAILED). */
   readonly onInvariant?: (detail: string) => void;
+  /** Crash-safety tests: the process "dies" at this point of the order path. */
+  readonly crashAt?: CrashPoint | undefined;
+  readonly onCrash?: (() => void) | undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,6 +70,16 @@ export class Execution {
   /** Unknown outcomes being resolved. */
   readonly resolving = new Set<string>();
   private stopped = false;
+  /** Crash simulation: nothing more happens here, as when the process dies. */
+  crashed = false;
+
+  private crashHere(point: CrashPoint): boolean {
+    if (this.crashed) return true;
+    if (this.opts.crashAt !== point) return false;
+    this.crashed = true;
+    this.opts.onCrash?.();
+    return true;
+  }
 
   constructor(opts: ExecutionOptions) {
     this.opts = opts;
@@ -82,9 +98,16 @@ export class Execution {
     const order = new ManagedOrder(intent, instrument);
     this.orders.set(intent.clientOrderId, order);
     this.journalOrder(order, 'decided');
+    if (this.opts.crashAt === 'after-intent' && !this.crashed) {
+      // Dies once the intent is durable, before anything is sent.
+      void this.opts.journal.flush().then(() => this.crashHere('after-intent'));
+      return order;
+    }
+    if (this.crashed) return order;
     const now = this.opts.clock.now();
     order.transition('SUBMITTED', now, 'sent');
     const pending = this.opts.trading.place(intent, instrument, onWritten);
+    if (this.crashHere('after-send')) return order;
     this.journalOrder(order, 'sent');
     void pending.then(
       (r) => this.onPlaceResult(order, instrument, r),
@@ -97,6 +120,7 @@ export class Execution {
   }
 
   private onPlaceResult(order: ManagedOrder, instrument: Instrument, r: PlaceResult): void {
+    if (this.crashed || (r.kind === 'ack' && this.crashHere('after-ack'))) return;
     const now = this.opts.clock.now();
     if (r.kind === 'ack') {
       this.applyVenueState(order, r.state, 'ack');
@@ -158,6 +182,26 @@ export class Execution {
     }
   }
 
+  /**
+   * An order the journal knew as live before a restart: its outcome since is unknown until the
+   * venue says. Fills already on record are counted (without hooks: the ledger has them).
+   */
+  restore(
+    intent: OrderIntent,
+    instrument: Instrument,
+    fills: readonly Fill[],
+    venueOrderId: string | null,
+  ): ManagedOrder {
+    const order = new ManagedOrder(intent, instrument);
+    const now = this.opts.clock.now();
+    order.transition('SUBMITTED', intent.createdTs, 'restored');
+    order.transition('UNKNOWN', now, 'restart: outcome since the crash unknown');
+    if (venueOrderId) order.setVenueOrderId(venueOrderId);
+    for (const f of fills) order.applyFill(f);
+    this.orders.set(intent.clientOrderId, order);
+    return order;
+  }
+
   /** Every order whose outcome is still unknown is asked about again (reconciliation, restarts). */
   recheckUnknown(): void {
     for (const o of this.orders.values()) if (o.state === 'UNKNOWN') void this.resolveUnknown(o);
@@ -186,6 +230,7 @@ export class Execution {
 
   /** Venue truth from the private stream. */
   onUserEvent(e: UserEvent): void {
+    if (this.crashed || (e.type === 'fill' && this.crashHere('after-fill'))) return;
     if (e.type === 'order') {
       const order = this.orders.get(e.state.clientOrderId);
       if (order) this.applyVenueState(order, e.state, 'stream');

@@ -188,6 +188,7 @@ const SIGNED_PATHS = new Set([
   'GET /fapi/v1/userTrades',
   'GET /fapi/v2/positionRisk',
   'GET /fapi/v2/balance',
+  'POST /fapi/v1/countdownCancelAll',
 ]);
 
 class ApiFailure extends Error {
@@ -213,6 +214,11 @@ export class BinanceFuturesTradingSim {
   /** Last realized P&L per account+symbol, to report each fill's share. */
   private readonly realized = new Map<string, Money>();
   private readonly orderCount: number[] = [];
+  /**
+   * Dead man's switch (POST /fapi/v1/countdownCancelAll): "account symbol" → when every open order
+   * of that symbol is cancelled. Checked on every market step (the venue checks about every 10 ms).
+   */
+  private readonly countdowns = new Map<string, { account: string; symbol: string; deadline: number }>();
   /** Recent requests by channel and method/path (the last 5,000–10,000; for tests). */
   readonly requests: Array<{ channel: 'rest' | 'ws-api'; what: string; ts: number }> = [];
 
@@ -265,6 +271,21 @@ export class BinanceFuturesTradingSim {
   onMarketStep(symbol: string, book: L2Book, now: number): void {
     this.engine.onBookChange(VENUE, symbol, book, now);
     this.sweepListenKeys(now);
+    this.sweepCountdowns(now);
+  }
+
+  /** Armed countdowns (for tests): "account symbol" → deadline (venue ms). */
+  countdownsArmed(): ReadonlyMap<string, number> {
+    return new Map([...this.countdowns].map(([k, v]) => [k, v.deadline]));
+  }
+
+  /** Cancels every open order of the symbols whose countdown ran out (pushed on the user stream). */
+  private sweepCountdowns(now: number): void {
+    for (const [key, c] of this.countdowns) {
+      if (c.deadline > now) continue;
+      this.countdowns.delete(key);
+      this.engine.cancelAll(c.account, VENUE, c.symbol, now);
+    }
   }
 
   /** Whether this module serves a WebSocket path (venue prefix removed). */
@@ -407,6 +428,20 @@ export class BinanceFuturesTradingSim {
         return send(200, this.positionRisk(account, p('symbol')));
       case 'GET /fapi/v2/balance':
         return send(200, this.balance(account, now));
+      case 'POST /fapi/v1/countdownCancelAll': {
+        // developers.binance.com …/usds-margined-futures/trade/rest-api/Auto-Cancel-All-Open-Orders:
+        // symbol, countdownTime (ms; 0 stops the timer) → {"symbol","countdownTime":"<ms>"}.
+        const symbol = required(p, 'symbol');
+        if (!this.specs.has(`${VENUE} ${symbol}`))
+          throw new ApiFailure({ status: 400, code: -1121, msg: 'Invalid symbol.' });
+        const text = required(p, 'countdownTime');
+        if (!/^\d+$/.test(text)) throw new ApiFailure(mandatory('countdownTime'));
+        const ms = Number(text);
+        const key = `${account} ${symbol}`;
+        if (ms === 0) this.countdowns.delete(key);
+        else this.countdowns.set(key, { account, symbol, deadline: now + ms });
+        return send(200, { symbol, countdownTime: text });
+      }
     }
     send(404, { code: -1, msg: 'Not found' });
   }

@@ -18,7 +18,13 @@ import { fromSteps } from '#core/grid.ts';
 import type { VenueId } from '#core/instrument.ts';
 import { isVenueId, VENUES } from '#core/instrument.ts';
 import { BinanceFuturesTradingSim } from './binance-trading.ts'; // binance-trading hook
+import { KrakenSpotTradingSim } from './kraken-spot-trading.ts'; // kraken-spot-trading hook
+import type { KrakenSpotTradingSimOptions } from './kraken-spot-trading.ts'; // kraken-spot-trading hook
 import type { BinanceTradingSimOptions } from './binance-trading.ts'; // binance-trading hook
+import { KrakenFuturesTradingSim } from './kraken-futures-trading.ts'; // kraken-futures-trading hook
+import type { KrakenFuturesTradingSimOptions } from './kraken-futures-trading.ts'; // kraken-futures-trading hook
+import { BinanceUsTradingSim } from './binance-us-trading.ts'; // binance-us-trading hook
+import type { BinanceUsTradingSimOptions } from './binance-us-trading.ts'; // binance-us-trading hook
 import { BinanceEncoder } from './encoders/binance.ts';
 import { KrakenBookView, KrakenFuturesEncoder } from './encoders/kraken.ts';
 import { FaultPlan } from './faults.ts';
@@ -49,6 +55,12 @@ export interface SimOptions {
   readonly weightLimit?: Partial<Record<VenueId, number>>;
   /** Binance USD-M private API: accounts, ledger, listenKey validity (lib/sim/binance-trading.ts). */
   readonly binanceTrading?: BinanceTradingSimOptions;
+  /** Kraken spot private API (lib/sim/kraken-spot-trading.ts). kraken-spot-trading hook */
+  readonly krakenSpotTrading?: KrakenSpotTradingSimOptions;
+  /** Binance.US spot private API (lib/sim/binance-us-trading.ts). binance-us-trading hook */
+  readonly binanceUsTrading?: BinanceUsTradingSimOptions;
+  /** Kraken Futures private API (lib/sim/kraken-futures-trading.ts). kraken-futures-trading hook */
+  readonly krakenFuturesTrading?: KrakenFuturesTradingSimOptions;
 }
 
 interface SimMarket {
@@ -113,8 +125,14 @@ export class ExchangeSimulator {
   private nextSession = 1;
   private lastSecond = 0;
   private readonly weight = new Map<VenueId, { minute: number; used: number }>();
+  /** Kraken spot orders, executions and dead man's switch (kraken-spot-trading hook). */
+  readonly krakenSpotTrading: KrakenSpotTradingSim;
   /** Binance USD-M orders, user data stream and WS API (binance-trading hook). */
   readonly binanceTrading: BinanceFuturesTradingSim;
+  /** Binance.US spot orders and user data stream (binance-us-trading hook). */
+  readonly binanceUsTrading: BinanceUsTradingSim;
+  /** Kraken Futures orders, private feeds and dead man's switch (kraken-futures-trading hook). */
+  readonly krakenFuturesTrading: KrakenFuturesTradingSim;
 
   constructor(opts: SimOptions = {}) {
     this.opts = opts;
@@ -144,6 +162,16 @@ export class ExchangeSimulator {
         held: [],
       });
     }
+    // kraken-spot-trading hook
+    this.krakenSpotTrading = new KrakenSpotTradingSim(
+      {
+        symbols: configs,
+        book: (symbol) => this.markets.get(`kraken-spot ${symbol}`)?.market.book,
+        now: this.now,
+        faults: this.faults,
+      },
+      opts.krakenSpotTrading,
+    );
     // binance-trading hook
     this.binanceTrading = new BinanceFuturesTradingSim(
       {
@@ -153,6 +181,26 @@ export class ExchangeSimulator {
         faults: this.faults,
       },
       opts.binanceTrading,
+    );
+    // binance-us-trading hook
+    this.binanceUsTrading = new BinanceUsTradingSim(
+      {
+        symbols: configs,
+        book: (symbol) => this.markets.get(`binance-us ${symbol}`)?.market.book,
+        now: this.now,
+        faults: this.faults,
+      },
+      opts.binanceUsTrading,
+    );
+    // kraken-futures-trading hook
+    this.krakenFuturesTrading = new KrakenFuturesTradingSim(
+      {
+        symbols: configs,
+        book: (symbol) => this.markets.get(`kraken-futures ${symbol}`)?.market.book,
+        now: this.now,
+        faults: this.faults,
+      },
+      opts.krakenFuturesTrading,
     );
   }
 
@@ -208,6 +256,9 @@ export class ExchangeSimulator {
     for (const s of this.sessions) s.ws.terminate();
     this.sessions.clear();
     this.binanceTrading.stop(); // binance-trading hook
+    this.krakenSpotTrading.stop(); // kraken-spot-trading hook
+    this.binanceUsTrading.stop(); // binance-us-trading hook
+    this.krakenFuturesTrading.stop(); // kraken-futures-trading hook
     this.wss.close();
     const server = this.server;
     this.server = null;
@@ -227,6 +278,8 @@ export class ExchangeSimulator {
       n++;
     }
     if (!venue || venue === 'binance-futures') n += this.binanceTrading.dropConnections(); // binance-trading hook
+    if (!venue || venue === 'kraken-spot') n += this.krakenSpotTrading.dropSockets(); // kraken-spot-trading hook
+    if (!venue || venue === 'binance-us') n += this.binanceUsTrading.dropUserStreams(); // binance-us-trading hook
     this.stats.connectionsDropped += n;
     return n;
   }
@@ -249,8 +302,13 @@ export class ExchangeSimulator {
       else if (m.futures) this.streamKrakenFutures(m, step, now);
       else this.streamKrakenSpot(m, step, now);
       // binance-trading hook: resting orders fill as makers when the market moves through them.
+      if (m.sym.venue === 'kraken-spot')
+        this.krakenSpotTrading.onMarketStep(m.sym.symbol, m.market.book, now); // kraken-spot-trading hook
       if (m.sym.venue === 'binance-futures')
         this.binanceTrading.onMarketStep(m.sym.symbol, m.market.book, now);
+      if (m.sym.venue === 'binance-us') this.binanceUsTrading.onMarketStep(m.sym.symbol, m.market.book, now); // binance-us-trading hook
+      if (m.sym.venue === 'kraken-futures')
+        this.krakenFuturesTrading.onMarketStep(m.sym.symbol, m.market.book, now); // kraken-futures-trading hook
     }
     if (newSecond) this.heartbeats(now);
   }
@@ -407,9 +465,19 @@ export class ExchangeSimulator {
       return;
     }
     const path = `/${rest.join('/')}`;
+    if (venue === 'kraken-spot' && this.krakenSpotTrading.handlesUpgrade(path)) {
+      // kraken-spot-trading hook: the authenticated WS v2 (orders, executions)
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.krakenSpotTrading.onConnection(ws));
+      return;
+    }
     if (venue === 'binance-futures' && this.binanceTrading.handlesUpgrade(path)) {
       // binance-trading hook: user data streams and the WebSocket API
       this.wss.handleUpgrade(req, socket, head, (ws) => this.binanceTrading.onConnection(path, ws));
+      return;
+    }
+    if (venue === 'binance-us' && this.binanceUsTrading.handlesUpgrade(path)) {
+      // binance-us-trading hook: user data streams
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.binanceUsTrading.onConnection(path, ws));
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -554,6 +622,7 @@ export class ExchangeSimulator {
   private onKrakenFuturesRequest(s: Session, msg: Record<string, unknown>): void {
     const event = msg.event;
     if (event === 'ping') return; // keeps the connection alive; Kraken Futures does not answer
+    if (this.krakenFuturesTrading.onWsMessage(s.ws, msg)) return; // kraken-futures-trading hook: challenge, private feeds
     const feed = typeof msg.feed === 'string' ? msg.feed : '';
     const ids = Array.isArray(msg.product_ids)
       ? msg.product_ids.filter((x): x is string => typeof x === 'string')
@@ -625,6 +694,12 @@ export class ExchangeSimulator {
           send(status, body, { ...headers, ...h }),
         );
       }
+      if (!futures && this.binanceUsTrading.handlesHttp(req.method ?? 'GET', path)) {
+        // binance-us-trading hook: the private REST API
+        return this.binanceUsTrading.onHttp(req, url, path, (status, body, h) =>
+          send(status, body, { ...headers, ...h }),
+        );
+      }
       if (path === `${prefix}/time`) return send(200, { serverTime: now }, headers);
       if (path === `${prefix}/exchangeInfo`) {
         return send(200, binanceExchangeInfo(venue, this.symbols(venue), now), headers);
@@ -644,8 +719,12 @@ export class ExchangeSimulator {
       }
       return send(404, { code: -1, msg: 'Not found' }, headers);
     }
+    if (venue === 'kraken-spot' && this.krakenSpotTrading.handlesHttp(req.method ?? 'GET', path))
+      return this.krakenSpotTrading.onHttp(req, path, send); // kraken-spot-trading hook
     if (venue === 'kraken-spot' && path === '/0/public/AssetPairs')
       return send(200, krakenAssetPairs(this.symbols(venue)));
+    if (venue === 'kraken-futures' && this.krakenFuturesTrading.handlesHttp(req.method ?? 'GET', path))
+      return this.krakenFuturesTrading.onHttp(req, url, path, send); // kraken-futures-trading hook
     if (venue === 'kraken-futures' && path === '/derivatives/api/v3/instruments') {
       return send(200, krakenFuturesInstrumentsBody(this.symbols(venue)));
     }

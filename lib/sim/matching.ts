@@ -995,6 +995,12 @@ export class MatchingEngine {
     return o ? snapshot(o) : undefined;
   }
 
+  /** Every client order id an account has used on a venue (tests: no duplicate ever reached it). */
+  clientOrderIds(account: string, venue: VenueId): string[] {
+    const prefix = clientKey(account, venue, '');
+    return [...this.byClient.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  }
+
   /** Every order ever placed with this client id (tests prove no duplicate reached the venue). */
   ordersByClientId(account: string, venue: VenueId, clientOrderId: string): SimOrder[] {
     return (this.byClient.get(clientKey(account, venue, clientOrderId)) ?? []).map(snapshot);

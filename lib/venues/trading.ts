@@ -63,4 +63,9 @@ export interface VenueTrading {
   queryOrder(symbol: string, clientOrderId: string): Promise<VenueOrderState | null>;
   openOrders(symbol?: string): Promise<VenueOrderState[]>;
   positions(): Promise<VenuePosition[]>;
+  /**
+   * Our account's fills of a symbol since `sinceTs` (ms), oldest first, from the venue's trade
+   * history: crash recovery imports the ones the journal lacks (no lost fill).
+   */
+  fillsSince(symbol: string, sinceTs: number): Promise<Fill[]>;
 }

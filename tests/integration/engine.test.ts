@@ -21,10 +21,18 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** Engines under test, so a timeout can say what they were doing. */
+const running: Engine[] = [];
+
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const start = Date.now();
   while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - start > timeoutMs) {
+      const state = running.map((e) =>
+        JSON.stringify(e.snapshot(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+      );
+      throw new Error(`timed out waiting for ${what}; engines: ${state.join(' | ')}`);
+    }
     await sleep(20);
   }
 }
@@ -74,6 +82,7 @@ function engineFor(
       }),
   });
   cleanups.push(() => engine.stop({ flatten: false }));
+  running.push(engine);
   return { engine, journal, state, trading };
 }
 
@@ -90,7 +99,7 @@ describe('engine (simulator, real sockets, real adapters)', () => {
       .filter((r) => r.kind === 'engine' && r.event === 'phase')
       .map((r) => r.phase);
     expect(phases).toEqual(['INITIALIZING', 'SYNCING', 'RECONCILING', 'READY']);
-    await until(() => engine.snapshot().orders > 0, 30_000, 'an order');
+    await until(() => engine.snapshot().orders > 0, 60_000, 'an order');
     await until(() => journal.records.some((r) => r.kind === 'fill'), 10_000, 'a fill');
     // Every order on the record was preceded by its signal and an approving risk decision.
     const sent = journal.records.filter((r) => r.kind === 'order' && r.event === 'sent');

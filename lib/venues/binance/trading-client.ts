@@ -101,7 +101,30 @@ export type TradingDiagnostic =
     }
   | { readonly type: 'time-sync'; readonly ok: boolean; readonly detail: string }
   | { readonly type: 'recovery'; readonly recoveredFills: number; readonly detail: string }
-  | { readonly type: 'skipped'; readonly detail: string };
+  | { readonly type: 'skipped'; readonly detail: string }
+  | {
+      readonly type: 'dead-man-switch';
+      readonly action: 'armed' | 'refreshed' | 'disarmed' | 'failed' | 'unhealthy';
+      readonly detail: string;
+    };
+
+/**
+ * Dead man's switch: `POST /fapi/v1/countdownCancelAll` (symbol, countdownTime ms; 0 stops it;
+ * developers.binance.com …/usds-margined-futures/trade/rest-api/Auto-Cancel-All-Open-Orders). When
+ * a countdown runs out, the venue cancels every open order of the symbol. Armed at start for the
+ * known symbols, and within ~1 s for a symbol first traded later; refreshed while healthy; set to 0
+ * on a clean stop. A dead engine stops refreshing, so its resting orders go away on their own.
+ */
+export interface DeadManSwitchOptions {
+  /** countdownTime sent with every refresh. @default 60000 */
+  readonly countdownMs?: number;
+  /** Refresh period; well under countdownMs. @default 20000 */
+  readonly refreshMs?: number;
+  /** Symbols armed at start (default: the configured `instruments`; none when fetched). */
+  readonly symbols?: readonly string[];
+  /** Refreshes only while this returns true (default: always); false lets the countdowns lapse. */
+  readonly healthy?: () => boolean;
+}
 
 export interface BinanceFuturesTradingOptions {
   readonly endpoints: BinanceFuturesTradingEndpoints;
@@ -132,6 +155,8 @@ export interface BinanceFuturesTradingOptions {
   readonly limiter?: RateLimiter;
   readonly onConnectionEvent?: (e: ConnectionEvent) => void;
   readonly onDiagnostic?: (d: TradingDiagnostic) => void;
+  /** The dead man's switch; `false` disables it. @default enabled, 60 s countdown, 20 s refresh */
+  readonly deadManSwitch?: DeadManSwitchOptions | false;
 }
 
 /** Binance's order object (REST responses, WS API results, GET /fapi/v1/order). */
@@ -210,6 +235,10 @@ export class BinanceFuturesTrading implements VenueTrading {
   /** Symbols with our activity: recovery looks there. */
   private readonly activeSymbols = new Set<string>();
   private readonly counters = { badMessages: 0, lateResponses: 0, recoveredFills: 0, restFallbacks: 0 };
+  /** Dead man's switch: symbols covered, and the refresh / first-arm timers. */
+  private readonly dmsSymbols = new Set<string>();
+  private dmsTimer: ReturnType<typeof setTimeout> | null = null;
+  private dmsSoonTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(opts: BinanceFuturesTradingOptions) {
     if (typeof opts.apiKey !== 'string' || opts.apiKey === '') {
@@ -287,6 +316,7 @@ export class BinanceFuturesTrading implements VenueTrading {
       );
     }
     this.scheduleKeepAlive(this.opts.listenKeyKeepAliveMs ?? 30 * MINUTE);
+    await this.startDeadManSwitch();
   }
 
   async stop(): Promise<void> {
@@ -294,6 +324,7 @@ export class BinanceFuturesTrading implements VenueTrading {
     this.stopped = true;
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = null;
+    await this.disarmDeadManSwitch();
     for (const w of this.openWaiters) w.resolve();
     this.openWaiters = [];
     this.failPending('client stopped');
@@ -321,6 +352,7 @@ export class BinanceFuturesTrading implements VenueTrading {
     }
     this.activeSymbols.add(instrument.symbol);
     if (!this.instruments.get(instrument.symbol)) this.extraInstruments.set(instrument.symbol, instrument);
+    this.coverSymbol(instrument.symbol);
     const sent = this.sendWsApi('order.place', params);
     if (sent) {
       onWritten?.();
@@ -419,6 +451,88 @@ export class BinanceFuturesTrading implements VenueTrading {
       out.push({ symbol: inst.symbol, qtyLots: neg ? -lots : lots, entryPrice: str(p.entryPrice) || '0' });
     }
     return out;
+  }
+
+  // ------------------------------------------------------------------------------ dead man's switch
+
+  private dmsOptions(): DeadManSwitchOptions | null {
+    const d = this.opts.deadManSwitch;
+    return d === false ? null : (d ?? {});
+  }
+
+  private async startDeadManSwitch(): Promise<void> {
+    const d = this.dmsOptions();
+    if (!d) return;
+    const initial = d.symbols ?? (this.opts.instruments ? [...this.instruments].map((i) => i.symbol) : []);
+    for (const s of initial) this.dmsSymbols.add(s);
+    await this.sendCountdowns('armed');
+    this.scheduleDms(d.refreshMs ?? 20_000);
+  }
+
+  /** A symbol traded for the first time is armed within about a second (not before the order). */
+  private coverSymbol(symbol: string): void {
+    const d = this.dmsOptions();
+    if (!d || this.dmsSymbols.has(symbol) || this.stopped) return;
+    this.dmsSymbols.add(symbol);
+    if (this.dmsSoonTimer) return;
+    this.dmsSoonTimer = setTimeout(
+      () => {
+        this.dmsSoonTimer = null;
+        if (!this.stopped) void this.sendCountdowns('armed');
+      },
+      Math.min(1000, d.refreshMs ?? 20_000),
+    );
+  }
+
+  private scheduleDms(ms: number): void {
+    if (this.stopped) return;
+    this.dmsTimer = setTimeout(() => void this.refreshDms(), ms);
+  }
+
+  private async refreshDms(): Promise<void> {
+    const d = this.dmsOptions();
+    if (!d || this.stopped) return;
+    let healthy = true;
+    try {
+      healthy = d.healthy ? d.healthy() : true;
+    } catch {
+      healthy = false;
+    }
+    if (healthy) await this.sendCountdowns('refreshed');
+    else
+      this.diag({ type: 'dead-man-switch', action: 'unhealthy', detail: 'not refreshed: engine unhealthy' });
+    this.scheduleDms(d.refreshMs ?? 20_000);
+  }
+
+  /** POSTs the countdown (or 0 to disarm) for every covered symbol; failures are diagnostics. */
+  private async sendCountdowns(action: 'armed' | 'refreshed' | 'disarmed'): Promise<void> {
+    const d = this.dmsOptions();
+    if (!d) return;
+    const ms = action === 'disarmed' ? 0 : (d.countdownMs ?? 60_000);
+    for (const symbol of [...this.dmsSymbols]) {
+      if (this.stopped && action !== 'disarmed') return;
+      try {
+        await this.rest('POST', '/fapi/v1/countdownCancelAll', {
+          signed: [
+            ['symbol', symbol],
+            ['countdownTime', String(ms)],
+          ],
+          weight: 10,
+        });
+        this.diag({ type: 'dead-man-switch', action, detail: `${symbol} ${ms} ms` });
+      } catch (err) {
+        this.diag({ type: 'dead-man-switch', action: 'failed', detail: `${symbol}: ${safeMessage(err)}` });
+      }
+    }
+  }
+
+  private async disarmDeadManSwitch(): Promise<void> {
+    if (this.dmsTimer) clearTimeout(this.dmsTimer);
+    if (this.dmsSoonTimer) clearTimeout(this.dmsSoonTimer);
+    this.dmsTimer = null;
+    this.dmsSoonTimer = null;
+    if (!this.started || this.dmsSymbols.size === 0) return;
+    await this.sendCountdowns('disarmed');
   }
 
   // ------------------------------------------------------------------------------ order plumbing
@@ -1004,6 +1118,42 @@ export class BinanceFuturesTrading implements VenueTrading {
         ['limit', String(LIMIT)],
       ];
     }
+  }
+
+  async fillsSince(symbol: string, sinceTs: number): Promise<Fill[]> {
+    const inst = this.findInstrument(symbol);
+    if (!inst) return [];
+    const out: Fill[] = [];
+    const startTime = Math.floor(sinceTs + (this.time.offsetMs() ?? 0));
+    for await (const t of this.userTradesSince(inst.symbol, startTime)) {
+      const orderId = String(t.orderId);
+      let clientOrderId = this.clientIdOf.get(orderId);
+      if (clientOrderId === undefined) {
+        const o = await this.rest<BinanceOrder>('GET', '/fapi/v1/order', {
+          signed: [
+            ['symbol', inst.symbol],
+            ['orderId', orderId],
+          ],
+          weight: 1,
+        });
+        clientOrderId = o.body.clientOrderId;
+        this.rememberOrder(orderId, clientOrderId);
+      }
+      out.push({
+        venue: 'binance-futures',
+        symbol: inst.symbol,
+        tradeId: String(t.id),
+        clientOrderId,
+        side: t.side === 'SELL' ? 'sell' : 'buy',
+        priceTicks: toSteps(str(t.price), inst.price),
+        qtyLots: toSteps(str(t.qty), inst.qty),
+        fee: str(t.commission) || '0',
+        feeAsset: str(t.commissionAsset),
+        liquidity: t.maker === true ? 'maker' : 'taker',
+        ts: num(t.time) ?? this.clock.now(),
+      });
+    }
+    return out;
   }
 
   /** Resolves when no gap recovery is running (for tests and orderly shutdown). */

@@ -1,0 +1,708 @@
+/**
+ * The simulator's Binance.US spot PRIVATE API (VENUES.md §2, signing and codes as §1.5–1.10),
+ * served under /binance-us by the exchange simulator, with our orders matched by the
+ * MatchingEngine (./matching.ts) against the synthetic book and booked into spot balances
+ * (./accounts.ts: position = balance, no shorting).
+ *
+ * REST (under /binance-us):
+ *   POST   /api/v3/order            TRADE      MARKET, LIMIT (GTC|IOC), LIMIT_MAKER (post-only)
+ *   DELETE /api/v3/order            TRADE      by orderId or origClientOrderId; newClientOrderId
+ *                                              names the cancel (`C` in executionReport = original)
+ *   GET    /api/v3/order            USER_DATA  -2013 "Order does not exist."
+ *   GET    /api/v3/openOrders       USER_DATA
+ *   DELETE /api/v3/openOrders       TRADE      cancel all of a symbol; -2011 when none is open [MEM]
+ *   GET    /api/v3/account          USER_DATA  balances {asset, free, locked}
+ *   GET    /api/v3/myTrades         USER_DATA  (symbol, orderId, startTime, endTime, fromId, limit)
+ *   POST|PUT|DELETE /api/v3/userDataStream  USER_STREAM (API key only; PUT/DELETE take listenKey)
+ *   GET    /api/v3/time is served by the exchange simulator itself.
+ * WebSocket: /ws/<listenKey> — `executionReport` for every order change and fill, in order, then
+ * `outboundAccountPosition` (base and quote) after every change that moved a balance or a lock.
+ *
+ * Checked as the venue does: unknown API key → -2015; bad signature → -1022; timestamp rule →
+ * -1021; LIMIT_MAKER that would take → -2010 "Order would immediately match and take."; a SELL
+ * without free base (or a BUY without free quote) → -2010 "Account has insufficient balance for
+ * requested action."; filter failures → -1013; a client id already OPEN → -2010 "Duplicate order
+ * sent." (spot answers -2010, not futures' -4116).
+ *
+ * Faults (`faults`, the same class as the USD-M module): unknownAfterPlace (placed, then 503
+ * "Unknown error…"), silentAfterPlace (placed, never answered), rejectOrder, timestampReject.
+ * Connection faults: dropUserStreams(), expireListenKeys().
+ *
+ * Accounts: default one account, key "sim-key", secret "sim-secret" (LOCAL-ONLY test credential),
+ * ledger account "sim". Fees are charged in the quote asset (the ledger's simplification; real
+ * Binance.US charges a buy's commission in the received base asset unless BNB pays).
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import type { L2Book } from '#core/book.ts';
+import { fromSteps } from '#core/grid.ts';
+import { Money } from '#core/money.ts';
+import {
+  BINANCE_MAX_RECV_WINDOW_MS,
+  timestampAcceptable,
+  verifyBinanceRequest,
+} from '#venues/binance/signing.ts';
+import type { SimAccountsConfig } from './accounts.ts';
+import type { BinanceTradingHost, SimApiAccount } from './binance-trading.ts';
+import { BinanceTradingFaults, SIM_API_KEY, SIM_API_SECRET } from './binance-trading.ts';
+import type { SimFill, SimInstrumentSpec, SimOrder, SimOrderRequest, SimReject } from './matching.ts';
+import { MatchingEngine, parseOrderAmounts, simInstrumentSpecs } from './matching.ts';
+
+const VENUE = 'binance-us' as const;
+
+export interface BinanceUsTradingSimOptions {
+  /** Default: one account, SIM_API_KEY / SIM_API_SECRET, ledger account "sim". */
+  readonly accounts?: readonly SimApiAccount[];
+  /** Spot balances (default 100,000 USDT and 2 BTC). */
+  readonly ledger?: SimAccountsConfig;
+  /** listenKey validity after creation or the last keepalive (default 60 min). */
+  readonly listenKeyValidityMs?: number;
+  /** Fee rates (default 0.1 % / 0.1 %). */
+  readonly makerFee?: string;
+  readonly takerFee?: string;
+}
+
+type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
+
+interface ApiError {
+  readonly status: number;
+  readonly code: number;
+  readonly msg: string;
+}
+
+interface ListenKey {
+  readonly key: string;
+  readonly account: string;
+  expiresAt: number;
+  readonly sockets: Set<WebSocket>;
+}
+
+const ERR = {
+  apiKey: { status: 401, code: -2015, msg: 'Invalid API-key, IP, or permissions for action.' },
+  signature: { status: 400, code: -1022, msg: 'Signature for this request is not valid.' },
+  timestamp: { status: 400, code: -1021, msg: 'Timestamp for this request is outside of the recvWindow.' },
+  ahead: {
+    status: 400,
+    code: -1021,
+    msg: "Timestamp for this request was 1000ms ahead of the server's time.",
+  },
+  noOrder: { status: 400, code: -2013, msg: 'Order does not exist.' },
+  cancelUnknown: { status: 400, code: -2011, msg: 'Unknown order sent.' },
+  noListenKey: { status: 400, code: -1125, msg: 'This listenKey does not exist.' },
+  unknown: { status: 503, code: -1000, msg: 'Unknown error, please check your request or try again later.' },
+  badSymbol: { status: 400, code: -1121, msg: 'Invalid symbol.' },
+} as const satisfies Record<string, ApiError>;
+
+const mandatory = (name: string): ApiError => ({
+  status: 400,
+  code: -1102,
+  msg: `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`,
+});
+
+const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
+const SIGNED_PATHS = new Set([
+  'POST /api/v3/order',
+  'DELETE /api/v3/order',
+  'GET /api/v3/order',
+  'GET /api/v3/openOrders',
+  'DELETE /api/v3/openOrders',
+  'GET /api/v3/account',
+  'GET /api/v3/myTrades',
+]);
+
+class ApiFailure extends Error {
+  readonly err: ApiError;
+  constructor(err: ApiError) {
+    super(err.msg);
+    this.err = err;
+  }
+}
+
+export class BinanceUsTradingSim {
+  readonly faults = new BinanceTradingFaults();
+  readonly engine: MatchingEngine;
+  private readonly host: BinanceTradingHost;
+  private readonly specs: Map<string, SimInstrumentSpec>;
+  private readonly byKey = new Map<string, { secret: string; account: string }>();
+  private readonly listenKeys = new Map<string, ListenKey>();
+  private readonly activeKey = new Map<string, string>();
+  private readonly validityMs: number;
+  private readonly fillLog = new Map<string, SimFill[]>();
+  /** The client id of the cancel being processed (executionReport `c` on CANCELED). */
+  private cancelId: string | null = null;
+  /** Recent REST requests "METHOD /path" (for tests). */
+  readonly requests: Array<{ what: string; ts: number }> = [];
+
+  constructor(host: BinanceTradingHost, opts: BinanceUsTradingSimOptions = {}) {
+    this.host = host;
+    this.validityMs = opts.listenKeyValidityMs ?? 60 * 60_000;
+    const accounts = opts.accounts ?? [{ apiKey: SIM_API_KEY, secret: SIM_API_SECRET, account: 'sim' }];
+    for (const a of accounts) this.byKey.set(a.apiKey, { secret: a.secret, account: a.account ?? a.apiKey });
+    const fees: { makerFee?: string; takerFee?: string } = {};
+    if (opts.makerFee !== undefined) fees.makerFee = opts.makerFee;
+    if (opts.takerFee !== undefined) fees.takerFee = opts.takerFee;
+    this.specs = simInstrumentSpecs(
+      host.symbols.filter((s) => s.venue === VENUE),
+      () => fees,
+    );
+    this.engine = new MatchingEngine({
+      instruments: this.specs,
+      ...(opts.ledger ? { accounts: opts.ledger } : {}),
+      onOrderUpdate: (o, f) => this.onOrderUpdate(o, f),
+    });
+  }
+
+  /** Every fill of an account so far, in order. */
+  fills(account = 'sim'): readonly SimFill[] {
+    return this.fillLog.get(account) ?? [];
+  }
+
+  listenKeyOf(account = 'sim'): string | undefined {
+    const key = this.activeKey.get(account);
+    const lk = key ? this.listenKeys.get(key) : undefined;
+    return lk && lk.expiresAt > this.host.now() ? lk.key : undefined;
+  }
+
+  connectionCount(): number {
+    let n = 0;
+    for (const k of this.listenKeys.values()) n += k.sockets.size;
+    return n;
+  }
+
+  // ------------------------------------------------------------------------------ hooks
+
+  onMarketStep(symbol: string, book: L2Book, now: number): void {
+    this.engine.onBookChange(VENUE, symbol, book, now);
+    this.sweepListenKeys(now);
+  }
+
+  handlesUpgrade(path: string): boolean {
+    return path.startsWith('/ws/') && this.listenKeys.has(path.slice(4));
+  }
+
+  onConnection(path: string, ws: WebSocket): void {
+    ws.on('ping', (data) => {
+      if (!this.host.faults.isStalled(VENUE, this.host.now())) ws.pong(data);
+    });
+    const lk = this.listenKeys.get(path.slice(4));
+    if (!lk || lk.expiresAt <= this.host.now()) {
+      ws.close(1008, 'listenKey expired');
+      return;
+    }
+    lk.sockets.add(ws);
+    const gone = () => lk.sockets.delete(ws);
+    ws.on('close', gone);
+    ws.on('error', gone);
+  }
+
+  handlesHttp(method: string, path: string): boolean {
+    return SIGNED_PATHS.has(`${method} ${path}`) || path === '/api/v3/userDataStream';
+  }
+
+  onHttp(req: IncomingMessage, url: URL, path: string, send: Send): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const method = req.method ?? 'GET';
+      this.requests.push({ what: `${method} ${path}`, ts: this.host.now() });
+      if (this.requests.length > 10_000) this.requests.splice(0, 5_000);
+      try {
+        this.serveHttp(method, path, url, body, header(req, 'x-mbx-apikey'), send);
+      } catch (err) {
+        const e = err instanceof ApiFailure ? err.err : { status: 500, code: -1000, msg: 'Internal error.' };
+        send(e.status, { code: e.code, msg: e.msg });
+      }
+    });
+  }
+
+  dropUserStreams(): number {
+    let n = 0;
+    for (const lk of this.listenKeys.values()) {
+      for (const ws of lk.sockets) {
+        ws.terminate();
+        n++;
+      }
+      lk.sockets.clear();
+    }
+    return n;
+  }
+
+  expireListenKeys(): void {
+    const now = this.host.now();
+    for (const lk of this.listenKeys.values()) if (lk.expiresAt > now) lk.expiresAt = now;
+    this.sweepListenKeys(now);
+  }
+
+  stop(): void {
+    this.dropUserStreams();
+  }
+
+  // ------------------------------------------------------------------------------ REST
+
+  private serveHttp(
+    method: string,
+    path: string,
+    url: URL,
+    body: string,
+    apiKey: string | undefined,
+    send: Send,
+  ): void {
+    const rawQuery = url.search.startsWith('?') ? url.search.slice(1) : url.search;
+    if (path === '/api/v3/userDataStream') return this.serveListenKey(method, apiKey, rawQuery, body, send);
+    const account = this.authRest(apiKey, rawQuery, body);
+    const params = new URLSearchParams(body);
+    for (const [k, v] of new URLSearchParams(rawQuery)) params.set(k, v);
+    const p = (name: string) => params.get(name) ?? undefined;
+    const now = this.host.now();
+    switch (`${method} ${path}`) {
+      case 'POST /api/v3/order':
+        return this.placeOrder(account, p, now, send);
+      case 'DELETE /api/v3/order':
+        return send(200, this.cancelOrder(account, p, now));
+      case 'GET /api/v3/order': {
+        const symbol = this.symbolOf(p);
+        const o = this.engine.order(account, VENUE, this.selectOrder(p), symbol);
+        if (!o) throw new ApiFailure(ERR.noOrder);
+        return send(200, this.orderJson(o));
+      }
+      case 'GET /api/v3/openOrders': {
+        const symbol = p('symbol');
+        if (symbol !== undefined && !this.specs.has(`${VENUE} ${symbol}`))
+          throw new ApiFailure(ERR.badSymbol);
+        return send(
+          200,
+          this.engine.openOrders(account, VENUE, symbol).map((o) => this.orderJson(o)),
+        );
+      }
+      case 'DELETE /api/v3/openOrders': {
+        const symbol = this.symbolOf(p);
+        const open = this.engine.openOrders(account, VENUE, symbol);
+        if (open.length === 0) throw new ApiFailure(ERR.cancelUnknown);
+        const out: unknown[] = [];
+        for (const o of open) {
+          const cancelId = `sim${randomBytes(9).toString('hex')}`;
+          this.cancelId = cancelId;
+          try {
+            const r = this.engine.cancel(account, VENUE, symbol, { orderId: o.orderId }, now);
+            if (!('reject' in r)) out.push(this.cancelJson(r, cancelId));
+          } finally {
+            this.cancelId = null;
+          }
+        }
+        return send(200, out);
+      }
+      case 'GET /api/v3/account':
+        return send(200, this.accountJson(account, now));
+      case 'GET /api/v3/myTrades':
+        return send(200, this.myTrades(account, p));
+    }
+    send(404, { code: -1, msg: 'Not found' });
+  }
+
+  private authRest(apiKey: string | undefined, rawQuery: string, body: string): string {
+    const acct = apiKey ? this.byKey.get(apiKey) : undefined;
+    if (!acct) throw new ApiFailure(ERR.apiKey);
+    if (!verifyBinanceRequest(acct.secret, rawQuery, body)) throw new ApiFailure(ERR.signature);
+    const params = new URLSearchParams(body);
+    for (const [k, v] of new URLSearchParams(rawQuery)) params.set(k, v);
+    if (this.faults.takeTimestamp()) throw new ApiFailure(ERR.timestamp);
+    const ts = params.get('timestamp');
+    if (ts === null || !/^\d+$/.test(ts)) throw new ApiFailure(mandatory('timestamp'));
+    const rwText = params.get('recvWindow');
+    const rw = rwText === null ? 5000 : Number(rwText);
+    if (!Number.isFinite(rw) || rw <= 0 || rw > BINANCE_MAX_RECV_WINDOW_MS) {
+      throw new ApiFailure({ status: 400, code: -1131, msg: 'recvWindow must be less than 60000' });
+    }
+    const now = this.host.now();
+    const t = Number(ts);
+    if (!timestampAcceptable(t, now, rw)) throw new ApiFailure(t >= now + 1000 ? ERR.ahead : ERR.timestamp);
+    return acct.account;
+  }
+
+  private serveListenKey(
+    method: string,
+    apiKey: string | undefined,
+    rawQuery: string,
+    body: string,
+    send: Send,
+  ): void {
+    const acct = apiKey ? this.byKey.get(apiKey) : undefined;
+    if (!acct) return send(ERR.apiKey.status, { code: ERR.apiKey.code, msg: ERR.apiKey.msg });
+    const now = this.host.now();
+    if (method === 'POST') {
+      const key = this.activeKey.get(acct.account);
+      const live = key ? this.listenKeys.get(key) : undefined;
+      if (live && live.expiresAt > now) {
+        live.expiresAt = now + this.validityMs;
+        return send(200, { listenKey: live.key });
+      }
+      const fresh: ListenKey = {
+        key: randomBytes(32).toString('hex'),
+        account: acct.account,
+        expiresAt: now + this.validityMs,
+        sockets: new Set(),
+      };
+      this.listenKeys.set(fresh.key, fresh);
+      this.activeKey.set(acct.account, fresh.key);
+      return send(200, { listenKey: fresh.key });
+    }
+    const params = new URLSearchParams(body);
+    for (const [k, v] of new URLSearchParams(rawQuery)) params.set(k, v);
+    const named = params.get('listenKey');
+    if (!named) return send(400, mandatoryBody('listenKey'));
+    const lk = this.listenKeys.get(named);
+    const live = lk && lk.account === acct.account && lk.expiresAt > now ? lk : undefined;
+    if (method === 'PUT') {
+      if (!live) return send(400, { code: ERR.noListenKey.code, msg: ERR.noListenKey.msg });
+      live.expiresAt = now + this.validityMs;
+      return send(200, {});
+    }
+    if (method === 'DELETE') {
+      if (live) {
+        live.expiresAt = now;
+        for (const ws of live.sockets) ws.close(1000, 'listenKey deleted');
+        live.sockets.clear();
+      }
+      return send(200, {});
+    }
+    send(405, { code: -1, msg: 'Method not allowed' });
+  }
+
+  private symbolOf(p: (name: string) => string | undefined): string {
+    const symbol = required(p, 'symbol');
+    if (!this.specs.has(`${VENUE} ${symbol}`)) throw new ApiFailure(ERR.badSymbol);
+    return symbol;
+  }
+
+  private selectOrder(p: (name: string) => string | undefined): { orderId?: string; clientOrderId?: string } {
+    const orderId = p('orderId');
+    const clientOrderId = p('origClientOrderId');
+    if (orderId === undefined && clientOrderId === undefined) throw new ApiFailure(mandatory('orderId'));
+    return {
+      ...(orderId !== undefined ? { orderId } : {}),
+      ...(clientOrderId !== undefined ? { clientOrderId } : {}),
+    };
+  }
+
+  private placeOrder(
+    account: string,
+    p: (name: string) => string | undefined,
+    now: number,
+    send: Send,
+  ): void {
+    const symbol = this.symbolOf(p);
+    const spec = this.specs.get(`${VENUE} ${symbol}`) as SimInstrumentSpec;
+    const sideText = required(p, 'side');
+    if (sideText !== 'BUY' && sideText !== 'SELL')
+      throw new ApiFailure({ status: 400, code: -1117, msg: 'Invalid side.' });
+    const typeText = required(p, 'type');
+    if (typeText !== 'MARKET' && typeText !== 'LIMIT' && typeText !== 'LIMIT_MAKER')
+      throw new ApiFailure({ status: 400, code: -1116, msg: 'Invalid orderType.' });
+    const tifText = p('timeInForce');
+    let tif: SimOrderRequest['timeInForce'] = 'GTC';
+    if (typeText === 'LIMIT') {
+      if (tifText === undefined) throw new ApiFailure(mandatory('timeInForce'));
+      if (tifText === 'GTC' || tifText === 'IOC') tif = tifText;
+      else throw new ApiFailure({ status: 400, code: -1115, msg: 'Invalid timeInForce.' });
+    } else if (tifText !== undefined) {
+      throw new ApiFailure({
+        status: 400,
+        code: -1106,
+        msg: "Parameter 'timeInForce' sent when not required.",
+      });
+    }
+    if (typeText === 'LIMIT_MAKER') tif = 'POST_ONLY';
+    const clientOrderId = p('newClientOrderId') ?? `sim${randomBytes(9).toString('hex')}`;
+    if (!CLIENT_ID.test(clientOrderId))
+      throw new ApiFailure({
+        status: 400,
+        code: -1100,
+        msg: "Illegal characters found in parameter 'newClientOrderId'.",
+      });
+    const amounts = parseOrderAmounts(
+      spec,
+      typeText === 'MARKET' ? p('price') : required(p, 'price'),
+      required(p, 'quantity'),
+    );
+    if ('reject' in amounts) throw rejectFailure(amounts.reject);
+    const respType = p('newOrderRespType') ?? 'FULL';
+
+    const fault = this.faults.takeOrder();
+    if (fault?.kind === 'reject') throw new ApiFailure({ status: 400, code: fault.code, msg: fault.msg });
+    const book = this.host.book(symbol);
+    if (!book) throw new ApiFailure(ERR.badSymbol);
+    const result = this.engine.place(
+      {
+        venue: VENUE,
+        symbol,
+        clientOrderId,
+        side: sideText === 'BUY' ? 'buy' : 'sell',
+        type: typeText === 'MARKET' ? 'market' : 'limit',
+        timeInForce: tif,
+        priceTicks: amounts.priceTicks,
+        qtyLots: amounts.qtyLots,
+        reduceOnly: false,
+        account,
+        ts: now,
+      },
+      book,
+    );
+    if (fault?.kind === 'silent') return; // never answered
+    if (fault?.kind === 'unknown')
+      return send(ERR.unknown.status, { code: ERR.unknown.code, msg: ERR.unknown.msg });
+    if ('reject' in result) throw rejectFailure(result.reject);
+    const o = result.order;
+    if (respType === 'ACK') {
+      return send(200, {
+        symbol,
+        orderId: Number(o.orderId),
+        orderListId: -1,
+        clientOrderId,
+        transactTime: now,
+      });
+    }
+    const json: Record<string, unknown> = { ...this.orderJson(o), transactTime: now };
+    if (respType === 'FULL') {
+      json.fills = result.fills.map((f) => ({
+        price: fromSteps(f.priceTicks, spec.price),
+        qty: fromSteps(f.qtyLots, spec.qty),
+        commission: f.fee,
+        commissionAsset: f.feeAsset,
+        tradeId: Number(f.tradeId),
+      }));
+    }
+    send(200, json);
+  }
+
+  private cancelOrder(account: string, p: (name: string) => string | undefined, now: number): unknown {
+    const symbol = this.symbolOf(p);
+    const cancelId = p('newClientOrderId') ?? `sim${randomBytes(9).toString('hex')}`;
+    this.cancelId = cancelId;
+    try {
+      const r = this.engine.cancel(account, VENUE, symbol, this.selectOrder(p), now);
+      if ('reject' in r) throw rejectFailure(r.reject);
+      return this.cancelJson(r, cancelId);
+    } finally {
+      this.cancelId = null;
+    }
+  }
+
+  private myTrades(account: string, p: (name: string) => string | undefined): unknown {
+    const symbol = this.symbolOf(p);
+    const spec = this.specs.get(`${VENUE} ${symbol}`) as SimInstrumentSpec;
+    const orderId = p('orderId');
+    const start = p('startTime');
+    const end = p('endTime');
+    const fromId = p('fromId');
+    const limit = Math.min(1000, Math.max(1, Number(p('limit') ?? 500) || 500));
+    let list = this.fills(account).filter((f) => f.symbol === symbol);
+    if (orderId !== undefined) list = list.filter((f) => f.orderId === orderId);
+    if (fromId !== undefined) list = list.filter((f) => Number(f.tradeId) >= Number(fromId));
+    if (start !== undefined) list = list.filter((f) => f.ts >= Number(start));
+    if (end !== undefined) list = list.filter((f) => f.ts <= Number(end));
+    return list.slice(0, limit).map((f) => ({
+      symbol: f.symbol,
+      id: Number(f.tradeId),
+      orderId: Number(f.orderId),
+      orderListId: -1,
+      price: fromSteps(f.priceTicks, spec.price),
+      qty: fromSteps(f.qtyLots, spec.qty),
+      quoteQty: f.notional,
+      commission: f.fee,
+      commissionAsset: f.feeAsset,
+      time: f.ts,
+      isBuyer: f.side === 'buy',
+      isMaker: f.liquidity === 'maker',
+      isBestMatch: true,
+    }));
+  }
+
+  private accountJson(account: string, now: number): unknown {
+    const fee = (rate: string) => new Money(rate).times(10_000).toNumber();
+    const anySpec = [...this.specs.values()][0];
+    return {
+      makerCommission: anySpec ? fee(anySpec.makerFee) : 10,
+      takerCommission: anySpec ? fee(anySpec.takerFee) : 10,
+      buyerCommission: 0,
+      sellerCommission: 0,
+      canTrade: true,
+      canWithdraw: true,
+      canDeposit: true,
+      updateTime: now,
+      accountType: 'SPOT',
+      balances: this.engine.balances(account, VENUE).map((b) => ({
+        asset: b.asset,
+        free: b.free.toFixed(8),
+        locked: b.locked.toFixed(8),
+      })),
+      permissions: ['SPOT'],
+    };
+  }
+
+  /** Binance spot's order object (GET /api/v3/order, openOrders, the RESULT answer). */
+  private orderJson(o: SimOrder): Record<string, unknown> {
+    const spec = this.specs.get(`${VENUE} ${o.request.symbol}`) as SimInstrumentSpec;
+    const r = o.request;
+    return {
+      symbol: r.symbol,
+      orderId: Number(o.orderId),
+      orderListId: -1,
+      clientOrderId: r.clientOrderId,
+      price: r.priceTicks === undefined ? '0.00000000' : fromSteps(r.priceTicks, spec.price),
+      origQty: fromSteps(r.qtyLots, spec.qty),
+      executedQty: fromSteps(o.filledLots, spec.qty),
+      cummulativeQuoteQty: o.cumNotional,
+      status: o.status,
+      timeInForce: tifText(r),
+      type: typeName(r),
+      side: r.side === 'buy' ? 'BUY' : 'SELL',
+      stopPrice: '0.00000000',
+      icebergQty: '0.00000000',
+      time: o.createdTs,
+      updateTime: o.updatedTs,
+      isWorking: o.status === 'NEW' || o.status === 'PARTIALLY_FILLED',
+      workingTime: o.createdTs,
+      origQuoteOrderQty: '0.00000000',
+      selfTradePreventionMode: 'NONE',
+    };
+  }
+
+  /** The answer to a cancel: `clientOrderId` names the cancel, `origClientOrderId` the order. */
+  private cancelJson(o: SimOrder, cancelId: string): Record<string, unknown> {
+    const j = this.orderJson(o);
+    return {
+      symbol: j.symbol,
+      origClientOrderId: o.request.clientOrderId,
+      orderId: j.orderId,
+      orderListId: -1,
+      clientOrderId: cancelId,
+      transactTime: o.updatedTs,
+      price: j.price,
+      origQty: j.origQty,
+      executedQty: j.executedQty,
+      cummulativeQuoteQty: j.cummulativeQuoteQty,
+      status: j.status,
+      timeInForce: j.timeInForce,
+      type: j.type,
+      side: j.side,
+      selfTradePreventionMode: 'NONE',
+    };
+  }
+
+  // ------------------------------------------------------------------------------ user data stream
+
+  private onOrderUpdate(o: SimOrder, f: SimFill | null): void {
+    const r = o.request;
+    if (r.venue !== VENUE) return;
+    const spec = this.specs.get(`${VENUE} ${r.symbol}`) as SimInstrumentSpec;
+    const now = this.host.now();
+    if (f) {
+      let log = this.fillLog.get(r.account);
+      if (!log) this.fillLog.set(r.account, (log = []));
+      log.push(f);
+    }
+    const x = f ? 'TRADE' : o.status === 'NEW' ? 'NEW' : o.status === 'CANCELED' ? 'CANCELED' : 'EXPIRED';
+    const canceled = x === 'CANCELED';
+    const cancelId = canceled ? (this.cancelId ?? `sim${randomBytes(9).toString('hex')}`) : '';
+    const lastQuote = f ? f.notional : '0.00000000';
+    const report = {
+      e: 'executionReport',
+      E: now,
+      s: r.symbol,
+      c: canceled ? cancelId : r.clientOrderId,
+      S: r.side === 'buy' ? 'BUY' : 'SELL',
+      o: typeName(r),
+      f: tifText(r),
+      q: fromSteps(r.qtyLots, spec.qty),
+      p: r.priceTicks === undefined ? '0.00000000' : fromSteps(r.priceTicks, spec.price),
+      P: '0.00000000',
+      F: '0.00000000',
+      g: -1,
+      C: canceled ? r.clientOrderId : '',
+      x,
+      X: o.status,
+      r: 'NONE',
+      i: Number(o.orderId),
+      l: f ? fromSteps(f.qtyLots, spec.qty) : '0.00000000',
+      z: fromSteps(o.filledLots, spec.qty),
+      L: f ? fromSteps(f.priceTicks, spec.price) : '0.00000000',
+      n: f ? f.fee : '0',
+      N: f ? f.feeAsset : null,
+      T: f ? f.ts : o.updatedTs,
+      t: f ? Number(f.tradeId) : -1,
+      I: 0,
+      w: o.status === 'NEW' || o.status === 'PARTIALLY_FILLED',
+      m: f ? f.liquidity === 'maker' : false,
+      M: false,
+      O: o.createdTs,
+      Z: o.cumNotional,
+      Y: lastQuote,
+      Q: '0.00000000',
+    };
+    this.push(r.account, JSON.stringify(report));
+    const balances = [spec.base, spec.quote].map((asset) => {
+      const b = this.engine.accounts.balance(r.account, VENUE, asset);
+      return { a: asset, f: b.free.toFixed(8), l: b.locked.toFixed(8) };
+    });
+    this.push(r.account, JSON.stringify({ e: 'outboundAccountPosition', E: now, u: now, B: balances }));
+  }
+
+  private push(account: string, text: string): void {
+    const key = this.activeKey.get(account);
+    const lk = key ? this.listenKeys.get(key) : undefined;
+    if (!lk || lk.expiresAt <= this.host.now()) return;
+    for (const ws of lk.sockets) this.deliver(ws, text);
+  }
+
+  private deliver(ws: WebSocket, text: string): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const faults = this.host.faults;
+    if (faults.isStalled(VENUE, this.host.now())) return;
+    const delay = faults.latencyOf(VENUE);
+    if (delay > 0) setTimeout(() => ws.readyState === WebSocket.OPEN && ws.send(text), delay);
+    else ws.send(text);
+  }
+
+  private sweepListenKeys(now: number): void {
+    for (const lk of this.listenKeys.values()) {
+      if (lk.expiresAt > now || lk.sockets.size === 0) continue;
+      const msg = JSON.stringify({ e: 'listenKeyExpired', E: now, listenKey: lk.key });
+      for (const ws of lk.sockets) {
+        this.deliver(ws, msg);
+        ws.close(1000, 'listenKey expired');
+      }
+      lk.sockets.clear();
+    }
+  }
+}
+
+function typeName(r: SimOrderRequest): string {
+  if (r.type === 'market') return 'MARKET';
+  return r.timeInForce === 'POST_ONLY' ? 'LIMIT_MAKER' : 'LIMIT';
+}
+
+function tifText(r: SimOrderRequest): string {
+  return r.type === 'market' || r.timeInForce === 'POST_ONLY' ? 'GTC' : r.timeInForce;
+}
+
+function required(p: (name: string) => string | undefined, name: string): string {
+  const v = p(name);
+  if (v === undefined || v === '') throw new ApiFailure(mandatory(name));
+  return v;
+}
+
+function mandatoryBody(name: string): { code: number; msg: string } {
+  const e = mandatory(name);
+  return { code: e.code, msg: e.msg };
+}
+
+function rejectFailure(r: SimReject): ApiFailure {
+  return new ApiFailure({ status: 400, code: Number(r.code), msg: r.message });
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,883 @@
+/**
+ * The simulator's Kraken spot PRIVATE API (VENUES.md §3.4–3.5), over the exchange simulator's
+ * HTTP + WS server, with our orders matched by the MatchingEngine (./matching.ts) against the
+ * synthetic book. Spot: long-only, a sell needs free base (the engine's spot ledger).
+ *
+ * REST (under /kraken-spot), every call `POST /0/private/<Method>`, form-encoded body with `nonce`:
+ *   AddOrder              pair (wsname or altname), type buy|sell, ordertype market|limit, price,
+ *                         volume, timeinforce GTC|IOC, oflags post, cl_ord_id
+ *                         → {"descr":{"order":"…"},"txid":["O…"]}
+ *   CancelOrder           txid (order id) or cl_ord_id → {"count":1}
+ *   CancelAll             → {"count":n}
+ *   CancelAllOrdersAfter  timeout (s; 0 disables) → {"currentTime","triggerTime"} (RFC 3339)
+ *   OpenOrders            [cl_ord_id] → {"open":{"<txid>":order}}
+ *   ClosedOrders          [cl_ord_id] → {"closed":{…},"count":n}  (newest first)
+ *   QueryOrders           txid (comma list) → {"<txid>":order}
+ *   Balance               → {"ZUSD":"…","XXBT":"…"} (Kraken's X/Z asset names for USD, BTC, EUR, ETH)
+ *   TradesHistory         → {"trades":{"<trade id>":trade},"count":n}
+ *   GetWebSocketsToken    → {"token":"…","expires":900}
+ * Answers are HTTP 200 `{"error":[…],"result":{…}}`; a non-empty error array is a failure.
+ * Auth (VENUES.md §3.5, checked with verifyKraken): headers `API-Key` and `API-Sign`; unknown key or
+ * bad signature → `EAPI:Invalid key`; a nonce not greater than the key's last accepted one →
+ * `EAPI:Invalid nonce` (a rejected request does not move the key's nonce).
+ *
+ * WebSocket v2 auth endpoint: `/kraken-spot/v2-auth` (the real one is wss://ws-auth.kraken.com/v2).
+ * Methods add_order, cancel_order (order_id[] or cl_ord_id[]), cancel_all, cancel_all_orders_after,
+ * subscribe/unsubscribe {channel:"executions", snap_orders, snap_trades}, ping. Every private
+ * request carries `params.token` from GetWebSocketsToken (valid 15 min until first used; then for
+ * as long as a connection uses it). Answers:
+ *   {"method","req_id","success":true,"result":{…},"time_in","time_out"} or `"success":false,"error":"…"`.
+ * executions: a snapshot of the open orders on subscribe (and the last 50 trades with
+ * snap_trades:true), then updates: exec_type new / trade / filled / canceled / expired. Trade events
+ * carry exec_id, trade_id, last_qty, last_price, cost, liquidity_ind ("m"/"t"), fees [{asset, qty}],
+ * cl_ord_id, order_id, order_status, cum_qty, cum_cost, avg_price. Numbers are JSON numbers written
+ * as exact decimal text at the pair's precision (never through float).
+ * Field names: [DOC docs.kraken.com websocket-v2/executions: channel, snap_orders, snap_trades,
+ * order_status]; [SDK nautilus KrakenWsExecutionData: exec_type, order_id, cl_ord_id, symbol, side,
+ * order_type, order_qty, limit_price, order_status, cum_qty, cum_cost, avg_price, time_in_force,
+ * post_only, timestamp, exec_id, last_qty, last_price, cost, liquidity_ind, fees, fee_usd_equiv,
+ * reason]; [SDK kraken-async-rs: liquidity_ind "m"/"t"]; [MEM: fees entries {asset, qty}, a
+ * separate "filled" event after the last trade, the invalid-token error text].
+ *
+ * Dead man's switch: cancel_all_orders_after / CancelAllOrdersAfter(timeout) arms (or re-arms) a
+ * per-account timer; when it fires every open order of the account is cancelled (executions carry
+ * the cancels) and the switch stays disabled until the next non-zero request; 0 disables it.
+ *
+ * Accounts: default ONE account, key SIM_KRAKEN_API_KEY with secret SIM_KRAKEN_API_SECRET: a
+ * LOCAL-ONLY TEST CREDENTIAL (base64 of a fixed phrase) that means nothing anywhere else.
+ *
+ * Faults (`faults`), consumed by the next order (REST or WS):
+ * - `unknownAfterPlace()`: place it, then answer `EGeneral:Internal error` (outcome unknown [MEM]).
+ * - `silentAfterPlace()`: place it and never answer.
+ * - `rejectOrder(error)`: reject it with that error string, nothing placed.
+ * - `invalidNonce()`: the next signed REST request answers `EAPI:Invalid nonce`.
+ * `dropSockets()` closes every private WS; the FaultPlan's stall/latency for kraken-spot applies.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import type { L2Book } from '#core/book.ts';
+import { fromSteps } from '#core/grid.ts';
+import { Money } from '#core/money.ts';
+import { krakenNonceOf, verifyKraken } from '#venues/kraken-spot/signing.ts';
+import type { SimAccountsConfig } from './accounts.ts';
+import type { FaultPlan } from './faults.ts';
+import type { SimFill, SimInstrumentSpec, SimOrder, SimOrderRequest } from './matching.ts';
+import { MatchingEngine, parseOrderAmounts, simInstrumentSpecs } from './matching.ts';
+import type { SimSymbolConfig } from './symbols.ts';
+
+const VENUE = 'kraken-spot' as const;
+
+/** Local-only test credential of the default simulator account. Not a real key. */
+export const SIM_KRAKEN_API_KEY = 'sim-kraken-key';
+export const SIM_KRAKEN_API_SECRET = Buffer.from('sim-kraken-secret-local-only').toString('base64');
+
+export const KRAKEN_WS_AUTH_PATH = '/v2-auth';
+const TOKEN_UNUSED_MS = 15 * 60_000;
+const SNAP_TRADES = 50;
+
+export interface KrakenSimApiAccount {
+  readonly apiKey: string;
+  /** Base64, as Kraken issues them. */
+  readonly secret: string;
+  /** Ledger account name (default: the API key). */
+  readonly account?: string;
+}
+
+export interface KrakenSpotTradingSimOptions {
+  readonly accounts?: readonly KrakenSimApiAccount[];
+  readonly ledger?: SimAccountsConfig;
+  readonly makerFee?: string;
+  readonly takerFee?: string;
+}
+
+export interface KrakenSpotTradingHost {
+  readonly symbols: readonly SimSymbolConfig[];
+  readonly book: (symbol: string) => L2Book | undefined;
+  readonly now: () => number;
+  readonly faults: FaultPlan;
+}
+
+type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
+
+type OrderFault =
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'silent' }
+  | { readonly kind: 'reject'; readonly error: string };
+
+export class KrakenSpotTradingFaults {
+  private readonly orders: OrderFault[] = [];
+  private nonce = 0;
+
+  unknownAfterPlace(count = 1): void {
+    for (let i = 0; i < count; i++) this.orders.push({ kind: 'unknown' });
+  }
+
+  silentAfterPlace(count = 1): void {
+    for (let i = 0; i < count; i++) this.orders.push({ kind: 'silent' });
+  }
+
+  rejectOrder(error: string, count = 1): void {
+    for (let i = 0; i < count; i++) this.orders.push({ kind: 'reject', error });
+  }
+
+  invalidNonce(count = 1): void {
+    this.nonce += count;
+  }
+
+  clear(): void {
+    this.orders.length = 0;
+    this.nonce = 0;
+  }
+
+  takeOrder(): OrderFault | undefined {
+    return this.orders.shift();
+  }
+
+  takeNonce(): boolean {
+    if (this.nonce <= 0) return false;
+    this.nonce--;
+    return true;
+  }
+}
+
+/** A JSON number written as this exact text. */
+class Num {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+
+/** JSON with Num values written verbatim (exact decimals as JSON numbers). */
+export function rawJson(v: unknown): string {
+  if (v instanceof Num) return v.text;
+  if (Array.isArray(v)) return `[${v.map(rawJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const parts: string[] = [];
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (x !== undefined) parts.push(`${JSON.stringify(k)}:${rawJson(x)}`);
+    }
+    return `{${parts.join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+class KrakenFailure extends Error {}
+
+interface Token {
+  readonly account: string;
+  readonly createdAt: number;
+  used: boolean;
+}
+
+interface Session {
+  readonly ws: WebSocket;
+  account: string | null;
+  executions: boolean;
+}
+
+interface Dms {
+  timer: ReturnType<typeof setTimeout>;
+  triggerAt: number;
+}
+
+const PRIVATE = new Set([
+  'AddOrder',
+  'CancelOrder',
+  'CancelAll',
+  'CancelAllOrdersAfter',
+  'OpenOrders',
+  'ClosedOrders',
+  'QueryOrders',
+  'Balance',
+  'TradesHistory',
+  'GetWebSocketsToken',
+]);
+
+/** Kraken's legacy asset names in REST Balance [MEM: XXBT, ZUSD, ZEUR, XETH]. */
+const REST_ASSET: Record<string, string> = { BTC: 'XXBT', USD: 'ZUSD', EUR: 'ZEUR', ETH: 'XETH' };
+
+export class KrakenSpotTradingSim {
+  readonly faults = new KrakenSpotTradingFaults();
+  readonly engine: MatchingEngine;
+  private readonly host: KrakenSpotTradingHost;
+  private readonly specs: Map<string, SimInstrumentSpec>;
+  private readonly byKey = new Map<string, { secret: string; account: string }>();
+  private readonly lastNonce = new Map<string, bigint>();
+  private readonly tokens = new Map<string, Token>();
+  private readonly sessions = new Set<Session>();
+  private readonly dms = new Map<string, Dms>();
+  private readonly fillLog = new Map<string, SimFill[]>();
+  /** How many times the dead man's switch fired, per account (for tests). */
+  readonly dmsFired = new Map<string, number>();
+  /** Recent requests (for tests): channel and method. */
+  readonly requests: Array<{ channel: 'rest' | 'ws'; what: string; ts: number }> = [];
+
+  constructor(host: KrakenSpotTradingHost, opts: KrakenSpotTradingSimOptions = {}) {
+    this.host = host;
+    const accounts = opts.accounts ?? [
+      { apiKey: SIM_KRAKEN_API_KEY, secret: SIM_KRAKEN_API_SECRET, account: 'sim' },
+    ];
+    for (const a of accounts) this.byKey.set(a.apiKey, { secret: a.secret, account: a.account ?? a.apiKey });
+    const fees: { makerFee?: string; takerFee?: string } = {};
+    if (opts.makerFee !== undefined) fees.makerFee = opts.makerFee;
+    if (opts.takerFee !== undefined) fees.takerFee = opts.takerFee;
+    this.specs = simInstrumentSpecs(
+      host.symbols.filter((s) => s.venue === VENUE),
+      () => fees,
+    );
+    this.engine = new MatchingEngine({
+      instruments: this.specs,
+      ...(opts.ledger ? { accounts: opts.ledger } : {}),
+      onOrderUpdate: (o, f) => this.onOrderUpdate(o, f),
+    });
+  }
+
+  fills(account = 'sim'): readonly SimFill[] {
+    return this.fillLog.get(account) ?? [];
+  }
+
+  /** When the account's dead man's switch fires (ms), or undefined when disarmed. */
+  dmsTriggerAt(account = 'sim'): number | undefined {
+    return this.dms.get(account)?.triggerAt;
+  }
+
+  connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  // ------------------------------------------------------------------------------ hooks
+
+  onMarketStep(symbol: string, book: L2Book, now: number): void {
+    this.engine.onBookChange(VENUE, symbol, book, now);
+  }
+
+  handlesUpgrade(path: string): boolean {
+    return path === KRAKEN_WS_AUTH_PATH;
+  }
+
+  handlesHttp(method: string, path: string): boolean {
+    return method === 'POST' && path.startsWith('/0/private/');
+  }
+
+  dropSockets(): number {
+    const n = this.sessions.size;
+    for (const s of this.sessions) s.ws.terminate();
+    this.sessions.clear();
+    return n;
+  }
+
+  stop(): void {
+    this.dropSockets();
+    for (const d of this.dms.values()) clearTimeout(d.timer);
+    this.dms.clear();
+  }
+
+  private log(channel: 'rest' | 'ws', what: string): void {
+    this.requests.push({ channel, what, ts: this.host.now() });
+    if (this.requests.length > 10_000) this.requests.splice(0, 5_000);
+  }
+
+  // ------------------------------------------------------------------------------ REST
+
+  onHttp(req: IncomingMessage, path: string, send: Send): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const method = path.slice('/0/private/'.length);
+      this.log('rest', method);
+      const reply = (result: unknown) => send(200, { error: [], result });
+      try {
+        if (!PRIVATE.has(method)) throw new KrakenFailure('EGeneral:Unknown method');
+        const account = this.authRest(path, body, header(req, 'api-key'), header(req, 'api-sign'));
+        const p = new URLSearchParams(body);
+        const get = (k: string) => p.get(k) ?? undefined;
+        this.serveRest(method, account, get, reply);
+      } catch (err) {
+        const msg = err instanceof KrakenFailure ? err.message : 'EGeneral:Internal error';
+        send(200, { error: [msg] });
+      }
+    });
+  }
+
+  private authRest(path: string, body: string, apiKey?: string, apiSign?: string): string {
+    const acct = apiKey ? this.byKey.get(apiKey) : undefined;
+    if (!acct || !apiKey) throw new KrakenFailure('EAPI:Invalid key');
+    let ok = false;
+    try {
+      ok = verifyKraken(acct.secret, path, body, apiSign ?? '');
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new KrakenFailure('EAPI:Invalid key');
+    const nonce = BigInt(krakenNonceOf(body) as string);
+    const last = this.lastNonce.get(apiKey) ?? -1n;
+    if (this.faults.takeNonce() || nonce <= last) throw new KrakenFailure('EAPI:Invalid nonce');
+    this.lastNonce.set(apiKey, nonce);
+    return acct.account;
+  }
+
+  private serveRest(
+    method: string,
+    account: string,
+    p: (k: string) => string | undefined,
+    reply: (result: unknown) => void,
+  ): void {
+    const now = this.host.now();
+    switch (method) {
+      case 'AddOrder': {
+        const ordertype = p('ordertype');
+        const oflags = (p('oflags') ?? '').split(',');
+        const tif = p('timeinforce') ?? 'GTC';
+        return this.addOrder(
+          account,
+          {
+            symbol: p('pair'),
+            side: p('type'),
+            type: ordertype,
+            price: p('price'),
+            qty: p('volume'),
+            tif: oflags.includes('post') ? 'post' : tif.toUpperCase(),
+            clOrdId: p('cl_ord_id'),
+          },
+          now,
+          (o, error) => {
+            if (error !== undefined) throw new KrakenFailure(error);
+            const spec = this.spec(o.request.symbol);
+            reply({
+              descr: { order: describe(o, spec) },
+              txid: [o.orderId],
+            });
+          },
+        );
+      }
+      case 'CancelOrder': {
+        const txid = p('txid');
+        const cl = p('cl_ord_id');
+        if (txid === undefined && cl === undefined) throw new KrakenFailure('EGeneral:Invalid arguments');
+        const sel = txid !== undefined ? { orderId: txid } : { clientOrderId: cl };
+        const r = this.engine.cancel(account, VENUE, undefined, sel, now);
+        if ('reject' in r) throw new KrakenFailure(r.reject.code);
+        return reply({ count: 1 });
+      }
+      case 'CancelAll':
+        return reply({ count: this.engine.cancelAll(account, VENUE, undefined, now).length });
+      case 'CancelAllOrdersAfter':
+        return reply(this.armDms(account, p('timeout')));
+      case 'OpenOrders': {
+        const cl = p('cl_ord_id');
+        const open: Record<string, unknown> = {};
+        for (const o of this.engine.openOrders(account, VENUE)) {
+          if (cl === undefined || o.request.clientOrderId === cl) open[o.orderId] = this.orderInfo(o);
+        }
+        return reply({ open });
+      }
+      case 'ClosedOrders': {
+        const cl = p('cl_ord_id');
+        const closed: Record<string, unknown> = {};
+        const all = this.allOrders(account)
+          .filter((o) => o.status !== 'NEW' && o.status !== 'PARTIALLY_FILLED')
+          .filter((o) => cl === undefined || o.request.clientOrderId === cl)
+          .reverse();
+        for (const o of all.slice(0, 50)) closed[o.orderId] = this.orderInfo(o);
+        return reply({ closed, count: all.length });
+      }
+      case 'QueryOrders': {
+        const ids = (p('txid') ?? '').split(',').filter(Boolean);
+        if (ids.length === 0) throw new KrakenFailure('EGeneral:Invalid arguments');
+        const out: Record<string, unknown> = {};
+        for (const id of ids) {
+          const o = this.engine.order(account, VENUE, { orderId: id });
+          if (!o) throw new KrakenFailure('EOrder:Invalid order');
+          out[id] = this.orderInfo(o);
+        }
+        return reply(out);
+      }
+      case 'Balance': {
+        const out: Record<string, string> = {};
+        for (const b of this.engine.balances(account, VENUE))
+          out[REST_ASSET[b.asset] ?? b.asset] = b.total.toFixed();
+        return reply(out);
+      }
+      case 'TradesHistory': {
+        const trades: Record<string, unknown> = {};
+        const start = Number(p('start') ?? '0') * 1000;
+        const list = this.fills(account)
+          .filter((f) => f.ts > start)
+          .reverse();
+        for (const f of list.slice(0, 50)) {
+          const spec = this.spec(f.symbol);
+          trades[f.tradeId] = {
+            ordertxid: f.orderId,
+            pair: altname(f.symbol),
+            time: f.ts / 1000,
+            type: f.side,
+            ordertype: 'limit',
+            price: fromSteps(f.priceTicks, spec.price),
+            cost: f.notional,
+            fee: f.fee,
+            vol: fromSteps(f.qtyLots, spec.qty),
+            margin: '0.00000',
+            maker: f.liquidity === 'maker',
+            misc: '',
+          };
+        }
+        return reply({ trades, count: list.length });
+      }
+      case 'GetWebSocketsToken': {
+        const token = randomBytes(24).toString('base64');
+        this.tokens.set(token, { account, createdAt: now, used: false });
+        return reply({ token, expires: 900 });
+      }
+    }
+    throw new KrakenFailure('EGeneral:Unknown method');
+  }
+
+  private allOrders(account: string): SimOrder[] {
+    const out: SimOrder[] = [];
+    const seen = new Set<string>();
+    for (const f of this.fills(account)) seen.add(f.clientOrderId);
+    // The engine has no "all orders" listing: gather by the client ids we have seen.
+    for (const id of this.clientIds.get(account) ?? []) seen.add(id);
+    for (const id of seen) out.push(...this.engine.ordersByClientId(account, VENUE, id));
+    return out.sort((a, b) => a.createdTs - b.createdTs || a.orderId.localeCompare(b.orderId));
+  }
+
+  private readonly clientIds = new Map<string, Set<string>>();
+
+  /** Kraken's REST order object [MEM for the field set]. */
+  private orderInfo(o: SimOrder): Record<string, unknown> {
+    const spec = this.spec(o.request.symbol);
+    const r = o.request;
+    return {
+      refid: null,
+      userref: 0,
+      cl_ord_id: r.clientOrderId,
+      status: restStatus(o),
+      opentm: o.createdTs / 1000,
+      closetm: restStatus(o) === 'open' ? 0 : o.updatedTs / 1000,
+      starttm: 0,
+      expiretm: 0,
+      descr: {
+        pair: altname(r.symbol),
+        type: r.side,
+        ordertype: r.type,
+        price: r.priceTicks === undefined ? '0' : fromSteps(r.priceTicks, spec.price),
+        price2: '0',
+        leverage: 'none',
+        order: describe(o, spec),
+        close: '',
+      },
+      vol: fromSteps(r.qtyLots, spec.qty),
+      vol_exec: fromSteps(o.filledLots, spec.qty),
+      cost: o.cumNotional,
+      fee: o.fills.reduce((s, f) => s.plus(new Money(f.fee)), new Money(0)).toFixed(),
+      price: avgPrice(o, spec),
+      misc: '',
+      oflags: r.timeInForce === 'POST_ONLY' ? 'post,fciq' : 'fciq',
+    };
+  }
+
+  private spec(symbol: string): SimInstrumentSpec {
+    return this.specs.get(`${VENUE} ${symbol}`) as SimInstrumentSpec;
+  }
+
+  private resolveSymbol(pair: string | undefined): string | undefined {
+    if (pair === undefined) return undefined;
+    for (const s of this.specs.values()) {
+      if (s.symbol === pair || altname(s.symbol) === pair) return s.symbol;
+      if (pair === `XBT${s.quote}` && s.base === 'BTC') return s.symbol;
+    }
+    return undefined;
+  }
+
+  // ------------------------------------------------------------------------------ orders
+
+  private addOrder(
+    account: string,
+    a: {
+      symbol: string | undefined;
+      side: string | undefined;
+      type: string | undefined;
+      price: string | undefined;
+      qty: string | undefined;
+      tif: string;
+      clOrdId: string | undefined;
+    },
+    now: number,
+    reply: (o: SimOrder, error?: string) => void,
+  ): void {
+    const symbol = this.resolveSymbol(a.symbol);
+    if (!symbol) throw new KrakenFailure('EQuery:Unknown asset pair');
+    const spec = this.spec(symbol);
+    if (a.side !== 'buy' && a.side !== 'sell') throw new KrakenFailure('EGeneral:Invalid arguments:type');
+    if (a.type !== 'market' && a.type !== 'limit')
+      throw new KrakenFailure('EGeneral:Invalid arguments:ordertype');
+    let tif: SimOrderRequest['timeInForce'];
+    if (a.tif === 'post') tif = 'POST_ONLY';
+    else if (a.tif === 'GTC' || a.tif === 'IOC') tif = a.tif;
+    else throw new KrakenFailure('EGeneral:Invalid arguments:timeinforce');
+    if (a.qty === undefined) throw new KrakenFailure('EGeneral:Invalid arguments:volume');
+    if (a.type === 'limit' && a.price === undefined)
+      throw new KrakenFailure('EGeneral:Invalid arguments:price');
+    const cl = a.clOrdId ?? '';
+    if (a.clOrdId !== undefined && !/^[\x20-\x7e]{1,18}$/.test(cl) && !/^[0-9a-fA-F-]{32,36}$/.test(cl))
+      throw new KrakenFailure('EGeneral:Invalid arguments:cl_ord_id');
+    const amounts = parseOrderAmounts(spec, a.type === 'limit' ? a.price : undefined, a.qty);
+    if ('reject' in amounts) throw new KrakenFailure(amounts.reject.code);
+    const fault = this.faults.takeOrder();
+    if (fault?.kind === 'reject') throw new KrakenFailure(fault.error);
+    const book = this.host.book(symbol);
+    if (!book) throw new KrakenFailure('EQuery:Unknown asset pair');
+    const clientOrderId = a.clOrdId ?? '';
+    let ids = this.clientIds.get(account);
+    if (!ids) this.clientIds.set(account, (ids = new Set()));
+    ids.add(clientOrderId);
+    const result = this.engine.place(
+      {
+        venue: VENUE,
+        symbol,
+        clientOrderId,
+        side: a.side,
+        type: a.type,
+        timeInForce: tif,
+        priceTicks: amounts.priceTicks,
+        qtyLots: amounts.qtyLots,
+        reduceOnly: false,
+        account,
+        ts: now,
+      },
+      book,
+    );
+    if ('reject' in result) throw new KrakenFailure(result.reject.code);
+    if (fault?.kind === 'silent') return;
+    if (fault?.kind === 'unknown') throw new KrakenFailure('EGeneral:Internal error');
+    reply(result.order);
+  }
+
+  private armDms(account: string, timeoutText: string | undefined): unknown {
+    const timeout = Number(timeoutText);
+    if (timeoutText === undefined || !Number.isInteger(timeout) || timeout < 0 || timeout >= 86_400)
+      throw new KrakenFailure('EGeneral:Invalid arguments:timeout');
+    const now = this.host.now();
+    const prev = this.dms.get(account);
+    if (prev) clearTimeout(prev.timer);
+    this.dms.delete(account);
+    if (timeout === 0) return { currentTime: iso(now), triggerTime: '0' };
+    const triggerAt = now + timeout * 1000;
+    const timer = setTimeout(() => {
+      this.dms.delete(account);
+      this.dmsFired.set(account, (this.dmsFired.get(account) ?? 0) + 1);
+      this.engine.cancelAll(account, VENUE, undefined, this.host.now());
+    }, timeout * 1000);
+    timer.unref?.();
+    this.dms.set(account, { timer, triggerAt });
+    return { currentTime: iso(now), triggerTime: iso(triggerAt) };
+  }
+
+  // ------------------------------------------------------------------------------ WebSocket v2
+
+  onConnection(ws: WebSocket): void {
+    const s: Session = { ws, account: null, executions: false };
+    this.sessions.add(s);
+    const gone = () => this.sessions.delete(s);
+    ws.on('close', gone);
+    ws.on('error', gone);
+    ws.on('ping', (data) => {
+      if (!this.host.faults.isStalled(VENUE, this.host.now())) ws.pong(data);
+    });
+    ws.on('message', (data) => this.onWsMessage(s, rawText(data)));
+    this.deliver(
+      s,
+      '{"channel":"status","type":"update","data":[{"api_version":"v2","system":"online","version":"2.0.0"}]}',
+    );
+  }
+
+  private onWsMessage(s: Session, text: string): void {
+    const timeIn = iso(this.host.now());
+    if (this.host.faults.isStalled(VENUE, this.host.now())) return;
+    let msg: { method?: unknown; params?: unknown; req_id?: unknown };
+    try {
+      msg = parseExact(text) as typeof msg;
+    } catch {
+      this.deliver(
+        s,
+        JSON.stringify({ error: 'EGeneral:Invalid arguments', success: false, time_in: timeIn }),
+      );
+      return;
+    }
+    const method = typeof msg.method === 'string' ? msg.method : '';
+    const reqId =
+      typeof msg.req_id === 'string' && /^\d+$/.test(msg.req_id) ? new Num(msg.req_id) : undefined;
+    this.log('ws', method);
+    const answer = (result: unknown, error?: string) => {
+      const frame: Record<string, unknown> = { method, req_id: reqId };
+      if (error === undefined) frame.result = result;
+      else frame.error = error;
+      frame.success = error === undefined;
+      frame.time_in = timeIn;
+      frame.time_out = iso(this.host.now());
+      this.deliver(s, rawJson(frame));
+    };
+    const params =
+      typeof msg.params === 'object' && msg.params !== null ? (msg.params as Record<string, unknown>) : {};
+    try {
+      if (method === 'ping') return answer(undefined);
+      const account = this.authWs(s, params.token);
+      const now = this.host.now();
+      switch (method) {
+        case 'add_order': {
+          const tif = (str(params.time_in_force) ?? 'gtc').toUpperCase();
+          return this.addOrder(
+            account,
+            {
+              symbol: str(params.symbol),
+              side: str(params.side),
+              type: str(params.order_type),
+              price: numText(params.limit_price),
+              qty: numText(params.order_qty),
+              tif: params.post_only === true ? 'post' : tif,
+              clOrdId: str(params.cl_ord_id),
+            },
+            now,
+            (o) => answer({ order_id: o.orderId, cl_ord_id: o.request.clientOrderId || undefined }),
+          );
+        }
+        case 'cancel_order': {
+          const ids = Array.isArray(params.order_id) ? params.order_id : [];
+          const cls = Array.isArray(params.cl_ord_id) ? params.cl_ord_id : [];
+          if (ids.length + cls.length === 0) throw new KrakenFailure('EGeneral:Invalid arguments');
+          const results: Array<{ order_id: string; cl_ord_id?: string }> = [];
+          for (const sel of [
+            ...ids.map((x) => ({ orderId: String(x) })),
+            ...cls.map((x) => ({ clientOrderId: String(x) })),
+          ]) {
+            const r = this.engine.cancel(account, VENUE, undefined, sel, now);
+            if ('reject' in r) throw new KrakenFailure(r.reject.code);
+            results.push({ order_id: r.orderId, cl_ord_id: r.request.clientOrderId || undefined });
+          }
+          // One answer per request here; the venue sends one per order [MEM].
+          return answer(results.length === 1 ? results[0] : { count: results.length, orders: results });
+        }
+        case 'cancel_all':
+          return answer({ count: this.engine.cancelAll(account, VENUE, undefined, now).length });
+        case 'cancel_all_orders_after':
+          return answer(this.armDms(account, numText(params.timeout)));
+        case 'subscribe':
+        case 'unsubscribe': {
+          if (params.channel !== 'executions') throw new KrakenFailure('EGeneral:Invalid arguments:channel');
+          if (method === 'unsubscribe') {
+            s.executions = false;
+            return answer({ channel: 'executions' });
+          }
+          const snapOrders = params.snap_orders !== false;
+          const snapTrades = params.snap_trades === true;
+          answer({ channel: 'executions', snap_orders: snapOrders, snap_trades: snapTrades });
+          s.executions = true;
+          const data: unknown[] = [];
+          if (snapTrades) {
+            for (const f of this.fills(account).slice(-SNAP_TRADES)) {
+              const o = this.engine.order(account, VENUE, { orderId: f.orderId });
+              if (o) data.push(this.tradeExec(o, f));
+            }
+          }
+          if (snapOrders) {
+            for (const o of this.engine.openOrders(account, VENUE)) data.push(this.orderExec(o, 'new'));
+          }
+          this.deliver(s, rawJson({ channel: 'executions', type: 'snapshot', data, sequence: 1 }));
+          return;
+        }
+        default:
+          throw new KrakenFailure('EGeneral:Unknown method');
+      }
+    } catch (err) {
+      answer(undefined, err instanceof KrakenFailure ? err.message : 'EGeneral:Internal error');
+    }
+  }
+
+  private authWs(s: Session, token: unknown): string {
+    const t = typeof token === 'string' ? this.tokens.get(token) : undefined;
+    // [MEM] the venue's text for a bad or expired token.
+    if (!t) throw new KrakenFailure('EAccount:Invalid permissions');
+    if (!t.used && this.host.now() - t.createdAt > TOKEN_UNUSED_MS)
+      throw new KrakenFailure('EAccount:Invalid permissions');
+    t.used = true;
+    s.account = t.account;
+    return t.account;
+  }
+
+  // ------------------------------------------------------------------------------ executions
+
+  private onOrderUpdate(o: SimOrder, f: SimFill | null): void {
+    const r = o.request;
+    if (r.venue !== VENUE) return;
+    const out: unknown[] = [];
+    if (f) {
+      let log = this.fillLog.get(r.account);
+      if (!log) this.fillLog.set(r.account, (log = []));
+      log.push(f);
+      out.push(this.tradeExec(o, f));
+      if (o.status === 'FILLED') out.push(this.orderExec(o, 'filled'));
+    } else if (o.status === 'NEW') out.push(this.orderExec(o, 'new'));
+    else if (o.status === 'CANCELED') out.push(this.orderExec(o, 'canceled'));
+    else if (o.status === 'EXPIRED') out.push(this.orderExec(o, 'expired'));
+    if (out.length === 0) return;
+    const text = rawJson({ channel: 'executions', type: 'update', data: out });
+    for (const s of this.sessions) if (s.executions && s.account === r.account) this.deliver(s, text);
+  }
+
+  private orderExec(o: SimOrder, execType: string): Record<string, unknown> {
+    const spec = this.spec(o.request.symbol);
+    const r = o.request;
+    return {
+      order_id: o.orderId,
+      cl_ord_id: r.clientOrderId || undefined,
+      exec_id: execId(o, execType),
+      exec_type: execType,
+      symbol: r.symbol,
+      side: r.side,
+      order_type: r.type,
+      order_qty: new Num(fromSteps(r.qtyLots, spec.qty)),
+      limit_price: r.priceTicks === undefined ? undefined : new Num(fromSteps(r.priceTicks, spec.price)),
+      time_in_force: r.timeInForce === 'IOC' ? 'IOC' : 'GTC',
+      post_only: r.timeInForce === 'POST_ONLY',
+      order_status: wsStatus(o),
+      cum_qty: new Num(fromSteps(o.filledLots, spec.qty)),
+      cum_cost: new Num(o.cumNotional),
+      avg_price: new Num(avgPrice(o, spec)),
+      reason: execType === 'canceled' ? 'User requested' : undefined,
+      timestamp: iso(o.updatedTs),
+    };
+  }
+
+  private tradeExec(o: SimOrder, f: SimFill): Record<string, unknown> {
+    const spec = this.spec(o.request.symbol);
+    const idx = o.fills.findIndex((x) => x.tradeId === f.tradeId);
+    const upto = idx >= 0 ? o.fills.slice(0, idx + 1) : o.fills;
+    const cumLots = upto.reduce((s, x) => s + x.qtyLots, 0);
+    const cumCost = upto.reduce((s, x) => s.plus(new Money(x.notional)), new Money(0));
+    return {
+      order_id: o.orderId,
+      cl_ord_id: o.request.clientOrderId || undefined,
+      exec_id: f.tradeId,
+      exec_type: 'trade',
+      trade_id: Number(f.tradeId.replace(/\D/g, '').slice(-9)) || 0,
+      symbol: f.symbol,
+      side: f.side,
+      order_type: o.request.type,
+      order_qty: new Num(fromSteps(o.request.qtyLots, spec.qty)),
+      last_qty: new Num(fromSteps(f.qtyLots, spec.qty)),
+      last_price: new Num(fromSteps(f.priceTicks, spec.price)),
+      liquidity_ind: f.liquidity === 'maker' ? 'm' : 't',
+      cost: new Num(f.notional),
+      order_status: cumLots >= o.request.qtyLots ? 'filled' : 'partially_filled',
+      cum_qty: new Num(fromSteps(cumLots, spec.qty)),
+      cum_cost: new Num(cumCost.toFixed()),
+      fees: [{ asset: f.feeAsset, qty: new Num(f.fee) }],
+      fee_usd_equiv: new Num(f.fee),
+      timestamp: iso(f.ts),
+    };
+  }
+
+  private deliver(s: Session, text: string): void {
+    const ws = s.ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const faults = this.host.faults;
+    if (faults.isStalled(VENUE, this.host.now())) return;
+    const delay = faults.latencyOf(VENUE);
+    if (delay > 0) setTimeout(() => ws.readyState === WebSocket.OPEN && ws.send(text), delay);
+    else ws.send(text);
+  }
+}
+
+function execId(o: SimOrder, execType: string): string {
+  return `${o.orderId}-${execType}`;
+}
+
+function altname(symbol: string): string {
+  return symbol.replace('/', '');
+}
+
+function restStatus(o: SimOrder): string {
+  switch (o.status) {
+    case 'NEW':
+    case 'PARTIALLY_FILLED':
+      return 'open';
+    case 'FILLED':
+      return 'closed';
+    case 'CANCELED':
+      return 'canceled';
+    default:
+      return 'expired';
+  }
+}
+
+function wsStatus(o: SimOrder): string {
+  switch (o.status) {
+    case 'NEW':
+      return 'new';
+    case 'PARTIALLY_FILLED':
+      return 'partially_filled';
+    case 'FILLED':
+      return 'filled';
+    case 'CANCELED':
+      return 'canceled';
+    default:
+      return 'expired';
+  }
+}
+
+function describe(o: SimOrder, spec: SimInstrumentSpec): string {
+  const r = o.request;
+  const qty = fromSteps(r.qtyLots, spec.qty);
+  const pair = altname(r.symbol);
+  return r.type === 'market'
+    ? `${r.side} ${qty} ${pair} @ market`
+    : `${r.side} ${qty} ${pair} @ limit ${fromSteps(r.priceTicks ?? 0, spec.price)}`;
+}
+
+function avgPrice(o: SimOrder, spec: SimInstrumentSpec): string {
+  if (o.filledLots === 0) return '0';
+  const qty = new Money(fromSteps(o.filledLots, spec.qty));
+  return new Money(o.cumNotional)
+    .div(qty)
+    .toDecimalPlaces(spec.price.scale + 4)
+    .toFixed();
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '000Z');
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * JSON.parse keeping every JSON number as its exact source text (a string): Kraken v2 numbers are
+ * decimals, never floats (Node 24: the reviver's `context.source`).
+ */
+export function parseExact(text: string): unknown {
+  const reviver = (_k: string, v: unknown, ctx?: { source?: string }) =>
+    typeof v === 'number' && ctx?.source !== undefined ? ctx.source : v;
+  return JSON.parse(text, reviver);
+}
+
+/** A number param's exact text (numbers arrive as their source text from parseExact). */
+function numText(v: unknown): string | undefined {
+  return typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? v : undefined;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function rawText(data: unknown): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return String(data);
+}

@@ -1,0 +1,279 @@
+/**
+ * Kraken Futures trading end to end: the real client (lib/venues/kraken-futures/trading-client.ts)
+ * against the simulator's private API (lib/sim/kraken-futures-trading.ts) over real sockets.
+ */
+import { inspect } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeClientOrderId } from '#core/client-order-id.ts';
+import type { Instrument } from '#core/instrument.ts';
+import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
+import type {
+  KrakenFuturesDiagnostic,
+  KrakenFuturesTradingOptions,
+} from '#venues/kraken-futures/trading-client.ts';
+import {
+  KrakenFuturesTrading,
+  krakenFuturesTradingEndpointsFor,
+} from '#venues/kraken-futures/trading-client.ts';
+import type { UserEvent } from '#venues/trading.ts';
+import { KRAKEN_FUTURES_SIM_API_KEY, KRAKEN_FUTURES_SIM_API_SECRET } from '#sim/kraken-futures-trading.ts';
+import { ExchangeSimulator } from '#sim/exchange-sim.ts';
+
+const SYMBOL = 'PF_XBTUSD';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function until(cond: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
+let seq = 0;
+const nextId = () => encodeClientOrderId({ shard: 2, epoch: 9, seq: ++seq });
+
+function intent(
+  side: OrderSide,
+  type: 'market' | 'limit',
+  qtyLots: number,
+  priceTicks?: number,
+  timeInForce: TimeInForce = 'GTC',
+  reduceOnly = false,
+): OrderIntent {
+  return {
+    clientOrderId: nextId(),
+    venue: 'kraken-futures',
+    symbol: SYMBOL,
+    side,
+    type,
+    timeInForce,
+    priceTicks,
+    qtyLots,
+    reduceOnly,
+    purpose: 'manual',
+    createdTs: Date.now(),
+  };
+}
+
+async function setup(clientOpts: Partial<KrakenFuturesTradingOptions> = {}) {
+  const sim = new ExchangeSimulator({ intervalMs: 50, seed: 5 });
+  await sim.start();
+  cleanups.push(() => sim.stop());
+  const events: UserEvent[] = [];
+  const diagnostics: KrakenFuturesDiagnostic[] = [];
+  const client = new KrakenFuturesTrading({
+    endpoints: krakenFuturesTradingEndpointsFor(sim.baseUrl('kraken-futures')),
+    apiKey: KRAKEN_FUTURES_SIM_API_KEY,
+    apiSecret: KRAKEN_FUTURES_SIM_API_SECRET,
+    orderTimeoutMs: 1500,
+    pingIntervalMs: 200,
+    silentLimitMs: 2000,
+    backoff: { baseMs: 20, capMs: 100, resetAfterMs: 1000 },
+    onDiagnostic: (d) => diagnostics.push(d),
+    ...clientOpts,
+  });
+  cleanups.push(() => client.stop());
+  await client.start((e) => events.push(e));
+  const inst = client.instrumentSet.get(SYMBOL) as Instrument;
+  expect(inst).toBeDefined();
+  const kf = sim.krakenFuturesTrading;
+  const book = () => sim.truth('kraken-futures', SYMBOL);
+  const fillsOf = (id: string) =>
+    events.flatMap((e) => (e.type === 'fill' && e.fill.clientOrderId === id ? [e.fill] : []));
+  const statusesOf = (id: string) =>
+    events.flatMap((e) => (e.type === 'order' && e.state.clientOrderId === id ? [e.state.status] : []));
+  const passive = (side: OrderSide, away = 200) =>
+    side === 'buy' ? book().bestBid() - away : book().bestAsk() + away;
+  return { sim, kf, client, events, diagnostics, inst, book, fillsOf, statusesOf, passive };
+}
+
+describe('Kraken Futures trading against the simulator', () => {
+  it('orders of every type, sendStatus rejects, cancels, open orders, positions, fills on the feed', async () => {
+    const { kf, client, events, inst, book, fillsOf, statusesOf, passive } = await setup();
+    expect(events[0]).toEqual({ type: 'stream-up' });
+    expect(kf.dmsTrigger('sim')).toBeGreaterThan(Date.now() + 50_000); // armed with 60 s
+
+    // mkt: placed, filled as taker; fills over the private feed equal the venue's record exactly.
+    let written = 0;
+    const mkt = intent('buy', 'market', 30);
+    const r1 = await client.place(mkt, inst, () => written++);
+    expect(written).toBe(1);
+    expect(r1).toMatchObject({ kind: 'ack', state: { status: 'FILLED', filledLots: 30 } });
+    await until(() => fillsOf(mkt.clientOrderId).reduce((s, f) => s + f.qtyLots, 0) === 30);
+    const truth = kf.fills('sim').filter((f) => f.clientOrderId === mkt.clientOrderId);
+    expect(fillsOf(mkt.clientOrderId)).toEqual(
+      truth.map((t): Fill => ({
+        venue: 'kraken-futures',
+        symbol: SYMBOL,
+        tradeId: t.tradeId,
+        clientOrderId: t.clientOrderId,
+        side: 'buy',
+        priceTicks: t.priceTicks,
+        qtyLots: t.qtyLots,
+        fee: t.fee,
+        feeAsset: t.feeAsset,
+        liquidity: 'taker',
+        ts: t.ts,
+      })),
+    );
+    for (const f of fillsOf(mkt.clientOrderId)) expect(Number(f.fee)).toBeGreaterThan(0);
+    expect(await client.positions()).toEqual([
+      expect.objectContaining({
+        symbol: SYMBOL,
+        qtyLots: kf.engine.accounts.positionLots('sim', 'kraken-futures', SYMBOL),
+      }),
+    ]);
+    expect(await client.queryOrder(SYMBOL, mkt.clientOrderId)).toMatchObject({
+      status: 'FILLED',
+      filledLots: 30,
+    });
+    expect((await client.fillsSince(SYMBOL, 0)).map((f) => f.tradeId)).toEqual(truth.map((t) => t.tradeId));
+
+    // lmt rests: open orders, queryOrder, feed NEW; cancel → CANCELED; a second cancel → notFound.
+    const lim = intent('buy', 'limit', 5, passive('buy'));
+    expect(await client.place(lim, inst)).toMatchObject({
+      kind: 'ack',
+      state: { status: 'NEW', filledLots: 0 },
+    });
+    expect((await client.openOrders(SYMBOL)).map((o) => o.clientOrderId)).toEqual([lim.clientOrderId]);
+    expect(await client.queryOrder(SYMBOL, lim.clientOrderId)).toMatchObject({ status: 'NEW' });
+    await until(() => statusesOf(lim.clientOrderId).includes('NEW'));
+    expect(await client.cancel(SYMBOL, lim.clientOrderId)).toMatchObject({
+      kind: 'ok',
+      state: { status: 'CANCELED' },
+    });
+    expect(await client.cancel(SYMBOL, lim.clientOrderId)).toMatchObject({
+      kind: 'rejected',
+      code: 'notFound',
+    });
+    await until(() => statusesOf(lim.clientOrderId).includes('CANCELED'));
+    expect(await client.queryOrder(SYMBOL, lim.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+    expect(await client.queryOrder(SYMBOL, 'never-sent')).toBeNull();
+
+    // post: would take → postWouldExecute (result success, yet a reject); passive → placed.
+    expect(await client.place(intent('buy', 'limit', 1, book().bestAsk(), 'POST_ONLY'), inst)).toMatchObject({
+      kind: 'rejected',
+      code: 'postWouldExecute',
+    });
+    const po = intent('sell', 'limit', 2, passive('sell'), 'POST_ONLY');
+    expect(await client.place(po, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW' } });
+
+    // ioc: not marketable → iocWouldNotExecute; marketable → filled (or the rest expired).
+    expect(await client.place(intent('sell', 'limit', 2, passive('sell'), 'IOC'), inst)).toMatchObject({
+      kind: 'rejected',
+      code: 'iocWouldNotExecute',
+    });
+    const ioc = await client.place(intent('sell', 'limit', 3, book().bestBid() - 20, 'IOC'), inst);
+    expect(ioc.kind).toBe('ack');
+    if (ioc.kind === 'ack') expect(['FILLED', 'EXPIRED']).toContain(ioc.state.status);
+
+    // reduce-only that would increase the (long) position → wouldNotReducePosition.
+    expect(await client.place(intent('buy', 'market', 1, undefined, 'GTC', true), inst)).toMatchObject({
+      kind: 'rejected',
+      code: 'wouldNotReducePosition',
+    });
+
+    // cancel-all counts what the venue cancelled.
+    await client.place(intent('buy', 'limit', 1, passive('buy', 300)), inst);
+    expect(await client.cancelAll()).toBe(2);
+    expect(await client.openOrders()).toEqual([]);
+    expect(await client.cancelAll(SYMBOL)).toBe(0);
+
+    // nonces only grew, and every request carried one.
+    const nonces = kf.requests.map((r) => BigInt(r.nonce ?? '0'));
+    expect(new Set(nonces).size).toBe(nonces.length);
+    expect(client.lastNonce).toBe(nonces.reduce((a, b) => (a > b ? a : b)));
+  });
+
+  it('unknown outcomes resolve without a duplicate; 5xx is unknown and not placed', async () => {
+    const { kf, client, inst, passive } = await setup();
+    // Placed, then the connection dies without an answer.
+    kf.faults.dropAfterPlace();
+    const a = intent('buy', 'limit', 4, passive('buy'));
+    const ra = await client.place(a, inst);
+    expect(ra.kind).toBe('unknown');
+    const qa = await client.queryOrder(SYMBOL, a.clientOrderId);
+    expect(qa).toMatchObject({ status: 'NEW', clientOrderId: a.clientOrderId });
+    expect(kf.engine.ordersByClientId('sim', 'kraken-futures', a.clientOrderId)).toHaveLength(1);
+    // Re-sending the same id anyway is caught by the venue and answered from a query: still one order.
+    expect(await client.place(a, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW' } });
+    expect(kf.engine.ordersByClientId('sim', 'kraken-futures', a.clientOrderId)).toHaveLength(1);
+
+    // Placed and filled, never answered (timeout): found through fills.
+    kf.faults.silentAfterPlace();
+    const b = intent('buy', 'market', 2);
+    expect((await client.place(b, inst)).kind).toBe('unknown');
+    expect(await client.queryOrder(SYMBOL, b.clientOrderId)).toMatchObject({
+      status: 'FILLED',
+      filledLots: 2,
+    });
+
+    // 503: unknown to the client; the query says it does not exist, so the resend is safe.
+    kf.faults.unavailable();
+    const c = intent('buy', 'limit', 1, passive('buy'));
+    expect((await client.place(c, inst)).kind).toBe('unknown');
+    expect(await client.queryOrder(SYMBOL, c.clientOrderId)).toBeNull();
+    expect(await client.place(c, inst)).toMatchObject({ kind: 'ack' });
+    expect(kf.engine.ordersByClientId('sim', 'kraken-futures', c.clientOrderId)).toHaveLength(1);
+
+    // A scripted sendStatus reject.
+    kf.faults.rejectOrder('insufficientAvailableFunds');
+    expect(await client.place(intent('buy', 'limit', 1, passive('buy')), inst)).toMatchObject({
+      kind: 'rejected',
+      code: 'insufficientAvailableFunds',
+    });
+  });
+
+  it('wrong secret: authenticationError, and the secret never appears in results, events or errors', async () => {
+    const { sim, client, events, diagnostics, inst, passive } = await setup();
+    const wrongSecret = Buffer.from('a different local-only secret for this test').toString('base64');
+    const bad = new KrakenFuturesTrading({
+      endpoints: krakenFuturesTradingEndpointsFor(sim.baseUrl('kraken-futures')),
+      apiKey: KRAKEN_FUTURES_SIM_API_KEY,
+      apiSecret: wrongSecret,
+      instruments: [inst],
+      orderTimeoutMs: 1500,
+    });
+    const r = await bad.place(intent('buy', 'limit', 1, passive('buy')), inst);
+    expect(r).toMatchObject({ kind: 'rejected', code: 'authenticationError' });
+    const err = await bad.openOrders().catch((e: unknown) => e);
+    expect(String(err)).toContain('authenticationError');
+    const dump = [
+      inspect(client, { depth: 8 }),
+      inspect(bad, { depth: 8 }),
+      JSON.stringify(events),
+      JSON.stringify(diagnostics),
+      JSON.stringify(r),
+      inspect(err),
+    ].join('\n');
+    expect(dump).not.toContain(KRAKEN_FUTURES_SIM_API_SECRET);
+    expect(dump).not.toContain(wrongSecret);
+    const endpoints = krakenFuturesTradingEndpointsFor(sim.baseUrl('kraken-futures'));
+    expect(() => new KrakenFuturesTrading({ endpoints, apiKey: 'k', apiSecret: 'not base64!' })).toThrow(
+      /not valid standard base64/,
+    );
+  });
+
+  it('the dead man’s switch cancels everything when refreshing stops; a clean stop disarms it', async () => {
+    const { kf, client, inst, passive, statusesOf } = await setup({ dmsTimeoutSec: 1, dmsRefreshMs: 200 });
+    const o = intent('buy', 'limit', 1, passive('buy'));
+    expect(await client.place(o, inst)).toMatchObject({ kind: 'ack' });
+    // Refreshing keeps it alive past the 1 s timeout.
+    await sleep(1400);
+    expect(kf.engine.openOrders('sim', 'kraken-futures')).toHaveLength(1);
+    client.freezeDeadMansSwitch();
+    await until(() => (kf.dmsFired.get('sim') ?? 0) === 1, 3000);
+    expect(kf.engine.openOrders('sim', 'kraken-futures')).toHaveLength(0);
+    await until(() => statusesOf(o.clientOrderId).includes('CANCELED'));
+
+    const { kf: kf2, client: c2 } = await setup();
+    expect(kf2.dmsTrigger('sim')).toBeDefined();
+    await c2.stop();
+    expect(kf2.dmsTrigger('sim')).toBeUndefined();
+  });
+});

@@ -1,0 +1,322 @@
+/**
+ * Kraken spot trading end to end: the real client (lib/venues/kraken-spot/trading-client.ts)
+ * against the simulator's private API (lib/sim/kraken-spot-trading.ts) over real sockets — WS v2
+ * order entry, REST fallback, the executions channel, signing and nonces, the dead man's switch,
+ * unknown outcomes, and that the secret never leaks.
+ */
+import { inspect } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeClientOrderId } from '#core/client-order-id.ts';
+import type { Instrument } from '#core/instrument.ts';
+import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
+import { signKraken } from '#venues/kraken-spot/signing.ts';
+import type {
+  KrakenSpotTradingOptions,
+  KrakenTradingDiagnostic,
+} from '#venues/kraken-spot/trading-client.ts';
+import { KrakenSpotTrading, krakenTradingEndpointsFor } from '#venues/kraken-spot/trading-client.ts';
+import type { UserEvent } from '#venues/trading.ts';
+import { SIM_KRAKEN_API_KEY, SIM_KRAKEN_API_SECRET } from '#sim/kraken-spot-trading.ts';
+import { ExchangeSimulator } from '#sim/exchange-sim.ts';
+
+const SYMBOL = 'BTC/USD';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function until(cond: () => boolean, timeoutMs = 3000, stepMs = 10): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(stepMs);
+  }
+}
+
+let seq = 0;
+function nextId(): string {
+  return encodeClientOrderId({ shard: 2, epoch: 3, seq: ++seq });
+}
+
+function intent(
+  side: OrderSide,
+  type: 'market' | 'limit',
+  qtyLots: number,
+  priceTicks?: number,
+  timeInForce: TimeInForce = 'GTC',
+  clientOrderId = nextId(),
+): OrderIntent {
+  return {
+    clientOrderId,
+    venue: 'kraken-spot',
+    symbol: SYMBOL,
+    side,
+    type,
+    timeInForce,
+    priceTicks,
+    qtyLots,
+    reduceOnly: false,
+    purpose: 'manual',
+    createdTs: Date.now(),
+  };
+}
+
+async function setup(clientOpts: Partial<KrakenSpotTradingOptions> = {}) {
+  const sim = new ExchangeSimulator({ intervalMs: 50, seed: 5 });
+  await sim.start();
+  cleanups.push(() => sim.stop());
+  const events: UserEvent[] = [];
+  const diagnostics: KrakenTradingDiagnostic[] = [];
+  const client = new KrakenSpotTrading({
+    endpoints: krakenTradingEndpointsFor(sim.baseUrl('kraken-spot')),
+    apiKey: SIM_KRAKEN_API_KEY,
+    apiSecret: SIM_KRAKEN_API_SECRET,
+    orderTimeoutMs: 2000,
+    liveness: { pingIntervalMs: 200, silentLimitMs: 2000 },
+    backoff: { baseMs: 20, capMs: 100, resetAfterMs: 1000 },
+    onDiagnostic: (d) => diagnostics.push(d),
+    ...clientOpts,
+  });
+  cleanups.push(() => client.stop());
+  const book = () => sim.truth('kraken-spot', SYMBOL);
+  const statusesOf = (id: string) =>
+    events.flatMap((e) => (e.type === 'order' && e.state.clientOrderId === id ? [e.state.status] : []));
+  const fillsOf = (id: string) =>
+    events.flatMap((e) => (e.type === 'fill' && e.fill.clientOrderId === id ? [e.fill] : []));
+  const passive = (side: OrderSide, away = 2000) =>
+    side === 'buy' ? book().bestBid() - away : book().bestAsk() + away;
+  const start = async () => {
+    await client.start((e) => events.push(e));
+    return client.instrumentSet.get(SYMBOL) as Instrument;
+  };
+  return { sim, client, events, diagnostics, book, statusesOf, fillsOf, passive, start };
+}
+
+const LOT = 100_000; // 0.001 BTC in 1e-8 lots
+
+describe('Kraken spot trading against the simulator', () => {
+  it('place, open orders, query by cl_ord_id, cancel, cancel_all over WS v2; executions order events', async () => {
+    const { sim, client, events, statusesOf, passive, start } = await setup({ dms: false });
+    const inst = await start();
+    expect(inst.symbol).toBe(SYMBOL);
+    expect(events[0]).toEqual({ type: 'stream-up' });
+    expect(client.wsUp).toBe(true);
+
+    let written = 0;
+    const a = intent('buy', 'limit', LOT, passive('buy'));
+    const r = await client.place(a, inst, () => written++);
+    expect(written).toBe(1);
+    expect(r).toMatchObject({ kind: 'ack', state: { clientOrderId: a.clientOrderId, status: 'NEW' } });
+    expect(sim.krakenSpotTrading.requests.some((q) => q.channel === 'ws' && q.what === 'add_order')).toBe(
+      true,
+    );
+    await until(() => statusesOf(a.clientOrderId).includes('NEW'));
+
+    const b = intent('sell', 'limit', 2 * LOT, passive('sell'), 'POST_ONLY');
+    expect((await client.place(b, inst)).kind).toBe('ack');
+    const open = await client.openOrders(SYMBOL);
+    expect(open.map((o) => o.clientOrderId).sort()).toEqual([a.clientOrderId, b.clientOrderId].sort());
+    expect(await client.queryOrder(SYMBOL, b.clientOrderId)).toMatchObject({ status: 'NEW', filledLots: 0 });
+    expect(await client.queryOrder(SYMBOL, 'tw-never-seen')).toBeNull();
+
+    const c = await client.cancel(SYMBOL, a.clientOrderId);
+    expect(c).toMatchObject({ kind: 'ok', state: { status: 'CANCELED', clientOrderId: a.clientOrderId } });
+    await until(() => statusesOf(a.clientOrderId).includes('CANCELED'));
+    expect(await client.queryOrder(SYMBOL, a.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+    expect(await client.cancel(SYMBOL, a.clientOrderId)).toMatchObject({
+      kind: 'rejected',
+      code: 'EOrder:Unknown order',
+    });
+
+    expect((await client.place(intent('buy', 'limit', LOT, passive('buy')), inst)).kind).toBe('ack');
+    expect(await client.cancelAll()).toBe(2);
+    expect(await client.openOrders()).toEqual([]);
+    expect((await client.place(intent('buy', 'limit', LOT, passive('buy')), inst)).kind).toBe('ack');
+    expect(await client.cancelAll(SYMBOL)).toBe(1);
+    // Spot is long-only: selling more base than the balance is the venue's reject.
+    const big = await client.place(intent('sell', 'limit', 3 * 100_000_000, passive('sell')), inst);
+    expect(big).toMatchObject({ kind: 'rejected', code: 'EOrder:Insufficient funds' });
+  });
+
+  it('fills arrive over executions with exact fields; positions are base balances; fillsSince matches', async () => {
+    const { sim, client, fillsOf, statusesOf, start } = await setup({ dms: false });
+    const inst = await start();
+    const before = await client.positions();
+    expect(before).toEqual([{ symbol: SYMBOL, qtyLots: 200_000_000, entryPrice: '0' }]);
+    const t0 = Date.now() - 1000;
+    const m = intent('buy', 'market', 5 * LOT);
+    expect((await client.place(m, inst)).kind).toBe('ack');
+    await until(() => statusesOf(m.clientOrderId).includes('FILLED'));
+    const fills = fillsOf(m.clientOrderId);
+    const truth = sim.krakenSpotTrading.fills('sim').filter((f) => f.clientOrderId === m.clientOrderId);
+    expect(fills.length).toBe(truth.length);
+    expect(fills).toEqual(
+      truth.map((t): Fill => ({
+        venue: 'kraken-spot',
+        symbol: SYMBOL,
+        tradeId: t.tradeId,
+        clientOrderId: m.clientOrderId,
+        side: 'buy',
+        priceTicks: t.priceTicks,
+        qtyLots: t.qtyLots,
+        fee: t.fee,
+        feeAsset: 'USD',
+        liquidity: 'taker',
+        ts: t.ts,
+      })),
+    );
+    expect(fills.reduce((s, f) => s + f.qtyLots, 0)).toBe(5 * LOT);
+    expect(Number(fills[0]?.fee)).toBeGreaterThan(0); // positive = paid
+    expect(await client.positions()).toEqual([
+      { symbol: SYMBOL, qtyLots: 200_000_000 + 5 * LOT, entryPrice: '0' },
+    ]);
+    expect(await client.queryOrder(SYMBOL, m.clientOrderId)).toMatchObject({
+      status: 'FILLED',
+      filledLots: 5 * LOT,
+    });
+    const hist = await client.fillsSince(SYMBOL, t0);
+    expect(hist.map((f) => ({ ...f, ts: 0 }))).toEqual(fills.map((f) => ({ ...f, ts: 0 })));
+  });
+
+  it('a bad signature → EAPI:Invalid key; the secret never appears in any error, event or diagnostic', async () => {
+    const secret = Buffer.from('wrong-kraken-secret-do-not-leak-77').toString('base64');
+    const seen: string[] = [];
+    const { client, events, diagnostics, start } = await setup({
+      apiSecret: secret,
+      onConnectionEvent: (e) => seen.push(JSON.stringify(e)),
+    });
+    const err = await start().then(
+      () => new Error('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
+    expect(err.message).toMatch(/EAPI:Invalid key/);
+    seen.push(err.message, String(err.stack), inspect(err, { depth: 10 }));
+    for (const call of [
+      () => client.openOrders(),
+      () => client.positions(),
+      () => client.queryOrder(SYMBOL, 'x'),
+    ]) {
+      const e = await call().then(
+        () => new Error('expected a rejection'),
+        (x: unknown) => x as Error,
+      );
+      expect(e.message).toMatch(/EAPI:Invalid key/);
+      seen.push(e.message, String(e.stack), inspect(e, { depth: 10 }));
+    }
+    seen.push(JSON.stringify(events), JSON.stringify(diagnostics), inspect(client, { depth: 10 }));
+    const all = seen.join('\n');
+    expect(all).not.toContain(secret);
+    expect(all).not.toContain(Buffer.from(secret, 'base64').toString('utf8'));
+  });
+
+  it('nonces: one not above the last accepted → EAPI:Invalid nonce; a transient one is retried once', async () => {
+    const { sim, client, start } = await setup({ dms: false });
+    await start();
+    sim.krakenSpotTrading.faults.invalidNonce(1);
+    expect(await client.openOrders()).toEqual([]); // retried with a fresh nonce
+    // Another process used the key with a far higher nonce: every request of ours is now stale.
+    const path = '/0/private/Balance';
+    const nonce = String(BigInt(Date.now()) * 1_000_000n);
+    const body = `nonce=${nonce}`;
+    const res = await fetch(`${sim.baseUrl('kraken-spot').rest}${path}`, {
+      method: 'POST',
+      headers: {
+        'API-Key': SIM_KRAKEN_API_KEY,
+        'API-Sign': signKraken(SIM_KRAKEN_API_SECRET, path, nonce, body),
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body,
+    });
+    expect(((await res.json()) as { error: string[] }).error).toEqual([]);
+    // The same nonce again (a replay) is refused too.
+    const replay = await fetch(`${sim.baseUrl('kraken-spot').rest}${path}`, {
+      method: 'POST',
+      headers: {
+        'API-Key': SIM_KRAKEN_API_KEY,
+        'API-Sign': signKraken(SIM_KRAKEN_API_SECRET, path, nonce, body),
+      },
+      body,
+    });
+    expect(((await replay.json()) as { error: string[] }).error).toEqual(['EAPI:Invalid nonce']);
+    await expect(client.openOrders()).rejects.toThrow(/EAPI:Invalid nonce/);
+  });
+
+  it("the dead man's switch cancels everything when the client stops refreshing; healthy refresh keeps orders", async () => {
+    const { sim, client, statusesOf, passive, start } = await setup({
+      dms: { intervalMs: 250, timeoutSec: 1 },
+    });
+    const inst = await start();
+    expect(sim.krakenSpotTrading.dmsTriggerAt('sim')).toBeDefined();
+    const a = intent('buy', 'limit', LOT, passive('buy'));
+    expect((await client.place(a, inst)).kind).toBe('ack');
+    await sleep(1500); // refreshed every 250 ms: still open
+    expect(await client.queryOrder(SYMBOL, a.clientOrderId)).toMatchObject({ status: 'NEW' });
+    expect(sim.krakenSpotTrading.dmsFired.get('sim') ?? 0).toBe(0);
+    client.haltDmsRefresh(); // what a hung process looks like
+    await until(() => statusesOf(a.clientOrderId).includes('CANCELED'), 3000);
+    expect(sim.krakenSpotTrading.dmsFired.get('sim')).toBe(1);
+    expect(sim.krakenSpotTrading.dmsTriggerAt('sim')).toBeUndefined(); // disabled once fired
+    expect(await client.openOrders()).toEqual([]);
+  });
+
+  it('a clean stop disarms the switch', async () => {
+    const { sim, client, start } = await setup({ dms: { timeoutSec: 60 } });
+    await start();
+    expect(sim.krakenSpotTrading.dmsTriggerAt('sim')).toBeGreaterThan(Date.now() + 50_000);
+    await client.stop();
+    expect(sim.krakenSpotTrading.dmsTriggerAt('sim')).toBeUndefined();
+  });
+
+  it('unknown outcome (internal error after placing, or no answer) → query resolves it, a resend makes no duplicate', async () => {
+    for (const useWs of [true, false]) {
+      const { sim, client, passive, start } = await setup({ dms: false, useWs, orderTimeoutMs: 400 });
+      const inst = await start();
+      sim.krakenSpotTrading.faults.unknownAfterPlace();
+      const a = intent('sell', 'limit', 2 * LOT, passive('sell'));
+      expect(await client.place(a, inst)).toMatchObject({ kind: 'unknown' });
+      const q = await client.queryOrder(SYMBOL, a.clientOrderId);
+      expect(q).toMatchObject({ status: 'NEW', clientOrderId: a.clientOrderId });
+      const again = await client.place(a, inst);
+      expect(again).toMatchObject({ kind: 'ack', state: { venueOrderId: q?.venueOrderId } });
+      expect(
+        sim.krakenSpotTrading.engine.ordersByClientId('sim', 'kraken-spot', a.clientOrderId),
+      ).toHaveLength(1);
+
+      if (useWs) {
+        sim.krakenSpotTrading.faults.silentAfterPlace();
+        const b = intent('buy', 'limit', LOT, passive('buy'));
+        expect(await client.place(b, inst)).toMatchObject({ kind: 'unknown' });
+        expect(await client.queryOrder(SYMBOL, b.clientOrderId)).toMatchObject({ status: 'NEW' });
+        sim.krakenSpotTrading.faults.rejectOrder('EOrder:Post only order');
+        expect(await client.place(intent('buy', 'limit', LOT, passive('buy')), inst)).toMatchObject({
+          kind: 'rejected',
+          code: 'EOrder:Post only order',
+        });
+      } else {
+        expect(sim.krakenSpotTrading.requests.some((r) => r.what === 'AddOrder')).toBe(true);
+        expect(await client.cancel(SYMBOL, a.clientOrderId)).toMatchObject({ kind: 'ok' });
+      }
+      await client.stop();
+    }
+  });
+
+  it('the executions stream survives a drop: stream-down, stream-up, no fill lost or duplicated', async () => {
+    const { sim, client, events, fillsOf, statusesOf, start } = await setup({ dms: false });
+    const inst = await start();
+    const resting = intent('buy', 'limit', LOT, sim.truth('kraken-spot', SYMBOL).bestBid() - 2000);
+    expect((await client.place(resting, inst)).kind).toBe('ack');
+    await until(() => statusesOf(resting.clientOrderId).length === 1);
+    sim.dropConnections('kraken-spot');
+    await until(() => events.some((e) => e.type === 'stream-down'));
+    await until(() => client.wsUp && events.filter((e) => e.type === 'stream-up').length === 2, 5000);
+    // The executions snapshot of the new subscription restates the open order.
+    expect(statusesOf(resting.clientOrderId)).toEqual(['NEW', 'NEW']);
+    const m = intent('buy', 'market', 2 * LOT);
+    expect((await client.place(m, inst)).kind).toBe('ack');
+    await until(() => statusesOf(m.clientOrderId).includes('FILLED'));
+    const ids = fillsOf(m.clientOrderId).map((f) => f.tradeId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBe(sim.krakenSpotTrading.fills('sim').length);
+  });
+});
