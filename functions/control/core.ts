@@ -25,7 +25,13 @@ import type { ShardStatus } from '#store/dynamo/control-read.ts';
 import type { OrderRecord } from '#store/dynamo/orders.ts';
 import type { PositionSnapshot } from '#store/dynamo/positions.ts';
 import { MAX_ID_LENGTH } from '#store/messages.ts';
-import type { AlertMessage, ControlMessage, EngineStateRecord, EngineStateRepo, Queue } from '#store/ports.ts';
+import type {
+  AlertMessage,
+  ControlMessage,
+  EngineStateRecord,
+  EngineStateRepo,
+  Queue,
+} from '#store/ports.ts';
 import { redactKnownSecrets } from '#store/redact.ts';
 import {
   errorText,
@@ -122,8 +128,7 @@ export interface ControlResponse {
 
 export type StepResult = { readonly ok: true } | { readonly ok: false; readonly error: string };
 export type VenueCancelResult =
-  | { readonly ok: true; readonly cancelled: number }
-  | { readonly ok: false; readonly error: string };
+  { readonly ok: true; readonly cancelled: number } | { readonly ok: false; readonly error: string };
 
 export interface KillReport {
   readonly id: string;
@@ -211,13 +216,15 @@ function jsonObject(body: string | null): Record<string, unknown> {
   } catch {
     throw new BadRequest('body is not valid JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadRequest('body must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new BadRequest('body must be a JSON object');
   return v as Record<string, unknown>;
 }
 
 function onlyFields(o: Record<string, unknown>, allowed: readonly string[]): void {
   for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw new BadRequest(`field "${k}" is not allowed (allowed: ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      throw new BadRequest(`field "${k}" is not allowed (allowed: ${allowed.join(', ')})`);
   }
 }
 
@@ -235,7 +242,12 @@ function reasonOf(o: Record<string, unknown>, minLength: number): string {
 function idOf(o: Record<string, unknown>, header: string | undefined): string | undefined {
   const raw = o['id'] ?? header;
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_ID_LENGTH - 8 || !ID_PATTERN.test(raw)) {
+  if (
+    typeof raw !== 'string' ||
+    raw.length === 0 ||
+    raw.length > MAX_ID_LENGTH - 8 ||
+    !ID_PATTERN.test(raw)
+  ) {
     throw new BadRequest(
       `idempotency key must be 1..${MAX_ID_LENGTH - 8} letters, digits or ASCII punctuation`,
     );
@@ -293,7 +305,8 @@ async function kill(deps: ControlDeps, log: LogPort, by: string, input: KillInpu
     deps.shards.map(async (shard): Promise<KillReport['shards'][number]> => {
       try {
         const s = await deps.state.setKill(shard, flag);
-        const alreadyKilled = s.kill !== null && (s.kill.ts !== ts || s.kill.by !== by || s.kill.reason !== flag.reason);
+        const alreadyKilled =
+          s.kill !== null && (s.kill.ts !== ts || s.kill.by !== by || s.kill.reason !== flag.reason);
         return { shard, ok: true, tradingState: s.tradingState, kill: s.kill, alreadyKilled };
       } catch (e) {
         log.error('kill flag write failed', { shard, error: errorText(e) });
@@ -343,7 +356,11 @@ async function kill(deps: ControlDeps, log: LogPort, by: string, input: KillInpu
     : status === 200
       ? 'killed: flag set, engine notified, every venue cancelled'
       : 'kill flag set, but some steps failed: see engineNotified and venues';
-  (status === 200 ? log.warn : log.error)('kill done', { id, status, report: report as unknown as Record<string, unknown> });
+  log[status === 200 ? 'warn' : 'error']('kill done', {
+    id,
+    status,
+    report: report as unknown as Record<string, unknown>,
+  });
   return answer(status, { ok: status === 200, summary, ...report });
 }
 
@@ -384,11 +401,17 @@ export async function cancelEverywhere(
 
 // ---------------------------------------------------------------------------------------- resume
 
-async function resume(deps: ControlDeps, log: LogPort, by: string, input: ResumeInput): Promise<ControlResponse> {
+async function resume(
+  deps: ControlDeps,
+  log: LogPort,
+  by: string,
+  input: ResumeInput,
+): Promise<ControlResponse> {
   const now = deps.now();
   const states = await Promise.all(deps.shards.map((s) => deps.state.load(s)));
   const killed = states.filter((s) => s.kill !== null);
-  if (killed.length === 0) return answer(409, { error: 'not killed: nothing to resume', shards: deps.shards });
+  if (killed.length === 0)
+    return answer(409, { error: 'not killed: nothing to resume', shards: deps.shards });
 
   if (input.rules.cooldownMs > 0) {
     const trails = await Promise.all(killed.map((s) => deps.state.auditTrail(s.shard, 50)));
@@ -419,7 +442,14 @@ async function resume(deps: ControlDeps, log: LogPort, by: string, input: Resume
       }
     }),
   );
-  const message: ControlMessage = { v: 1, type: 'resume', id: `resume-${id}`, reason: input.reason, by, ts: now };
+  const message: ControlMessage = {
+    v: 1,
+    type: 'resume',
+    id: `resume-${id}`,
+    reason: input.reason,
+    by,
+    ts: now,
+  };
   const engineNotified = await step(() => deps.control.send(message, message.id));
   const cleared = shards.every((s) => s.ok);
   const status = !cleared ? 500 : engineNotified.ok ? 200 : 502;
@@ -474,7 +504,9 @@ async function read(deps: ControlDeps, route: string, shards: readonly number[])
       });
     }
     default: {
-      const all = await Promise.all(shards.map(async (s) => ({ shard: s, realizedToday: await deps.reads.pnlToday(s, now) })));
+      const all = await Promise.all(
+        shards.map(async (s) => ({ shard: s, realizedToday: await deps.reads.pnlToday(s, now) })),
+      );
       return answer(200, { now, day: new Date(now).toISOString().slice(0, 10), pnl: all });
     }
   }

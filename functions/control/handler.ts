@@ -35,11 +35,14 @@ import { handleControl, type ControlDeps, type ControlRequest, type ControlRespo
 export type ControlEvent = APIGatewayProxyEvent | SNSEvent;
 
 function isSns(event: ControlEvent): event is SNSEvent {
-  return Array.isArray((event as SNSEvent).Records) && (event as SNSEvent).Records[0]?.EventSource === 'aws:sns';
+  return (
+    Array.isArray((event as SNSEvent).Records) && (event as SNSEvent).Records[0]?.EventSource === 'aws:sns'
+  );
 }
 
 function header(event: APIGatewayProxyEvent, name: string): string | undefined {
-  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === name) return v ?? undefined;
+  for (const [k, v] of Object.entries(event.headers ?? {}))
+    if (k.toLowerCase() === name) return v ?? undefined;
   return undefined;
 }
 
@@ -84,7 +87,11 @@ export function killRequestsFromSns(event: SNSEvent): ControlRequest[] {
     try {
       alarm = JSON.parse(r.Sns.Message) as AlarmNotification;
     } catch {
-      alarm = { AlarmName: r.Sns.Subject ?? 'unknown', NewStateValue: 'ALARM', NewStateReason: 'non-JSON notification' };
+      alarm = {
+        AlarmName: r.Sns.Subject ?? 'unknown',
+        NewStateValue: 'ALARM',
+        NewStateReason: 'non-JSON notification',
+      };
     }
     if (alarm.NewStateValue !== 'ALARM') continue;
     const name = alarm.AlarmName ?? r.Sns.Subject ?? 'unknown';
@@ -116,7 +123,9 @@ export function makeControlHandler(
         tools.metrics.addMetric('AlarmKills', MetricUnit.Count, 1);
         if (res.statusCode !== 200) {
           // Retried by Lambda (idempotent on the SNS message id), then the subscription DLQ.
-          throw new Error(`alarm kill incomplete (${res.statusCode}): ${String(res.body['summary'] ?? res.body['error'])}`);
+          throw new Error(
+            `alarm kill incomplete (${res.statusCode}): ${String(res.body['summary'] ?? res.body['error'])}`,
+          );
         }
       }
       return undefined;
@@ -126,9 +135,7 @@ export function makeControlHandler(
     tools.metrics.addMetric(`Control_${res.statusCode}`, MetricUnit.Count, 1);
     return toProxyResult(res);
   };
-  return middy(core)
-    .use(injectLambdaContext(tools.logger))
-    .use(logMetrics(tools.metrics));
+  return middy(core).use(injectLambdaContext(tools.logger)).use(logMetrics(tools.metrics));
 }
 
 /** The deps from the Lambda environment (the CDK bind* helpers set these variables). */

@@ -5,12 +5,12 @@
  * its dependencies on the first invocation, so tests can import the module without AWS.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { VenueId } from '#core/instrument.ts';
-import { documentClient } from '#store/embedded-dynamo.ts';
 import { alertCodec, controlCodec } from '#store/messages.ts';
 import type { AlertMessage, ControlMessage, SecretPurpose } from '#store/ports.ts';
 import { SqsQueue } from '#store/queues.ts';
@@ -30,7 +30,8 @@ export function required(env: Env, name: string): string {
 export function shardsFrom(env: Env): number[] {
   const raw = env['TRADEWIND_SHARDS'] ?? '0';
   const shards = raw.split(',').map((s) => s.trim());
-  if (shards.some((s) => !/^\d+$/.test(s))) throw new Error(`TRADEWIND_SHARDS must be comma-separated integers`);
+  if (shards.some((s) => !/^\d+$/.test(s)))
+    throw new Error(`TRADEWIND_SHARDS must be comma-separated integers`);
   return shards.map(Number);
 }
 
@@ -50,9 +51,16 @@ export function logPort(logger: Logger): LogPort {
   };
 }
 
+/**
+ * The document client with the settings every repository expects — the same as
+ * lib/store/embedded-dynamo.ts `documentClient`, not imported from there because that module loads
+ * dynalite at import time, which the Lambda bundle does not (and must not) contain.
+ */
 export function dynamoFrom(env: Env) {
-  const client = new DynamoDBClient({});
-  return { doc: documentClient(client), table: required(env, 'TRADEWIND_TABLE') };
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  return { doc, table: required(env, 'TRADEWIND_TABLE') };
 }
 
 /**

@@ -12,7 +12,10 @@ import { binanceInstruments } from '#venues/binance/instruments.ts';
 import { BINANCE_FUTURES_TRADING_ENDPOINTS, BinanceFuturesTrading } from '#venues/binance/trading-client.ts';
 import { BINANCE_US_TRADING_ENDPOINTS, BinanceUsTrading } from '#venues/binance/us-trading-client.ts';
 import { krakenFuturesInstruments } from '#venues/kraken-futures/instruments.ts';
-import { KRAKEN_FUTURES_TRADING_ENDPOINTS, KrakenFuturesTrading } from '#venues/kraken-futures/trading-client.ts';
+import {
+  KRAKEN_FUTURES_TRADING_ENDPOINTS,
+  KrakenFuturesTrading,
+} from '#venues/kraken-futures/trading-client.ts';
 import { krakenSpotInstruments } from '#venues/kraken-spot/instruments.ts';
 import { KRAKEN_SPOT_TRADING_ENDPOINTS, KrakenSpotTrading } from '#venues/kraken-spot/trading-client.ts';
 import type { VenueTrading } from '#venues/trading.ts';
@@ -27,7 +30,10 @@ export function secretEnvName(venue: string, purpose: string): string {
 }
 
 /** Venues whose `purpose` secret is bound to this function. */
-export function venuesWithSecret(env: Readonly<Record<string, string | undefined>>, purpose: VenuePurpose): VenueId[] {
+export function venuesWithSecret(
+  env: Readonly<Record<string, string | undefined>>,
+  purpose: VenuePurpose,
+): VenueId[] {
   return VENUES.filter((v) => isVenueId(v) && (env[secretEnvName(v, purpose)] ?? '') !== '');
 }
 
@@ -37,7 +43,7 @@ export type VenueRestBases = Partial<Record<VenueId, { readonly rest: string; re
 async function getJson(url: string, timeoutMs: number): Promise<unknown> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw new Error(`GET ${new URL(url).pathname} answered ${res.status}`);
-  return (await res.json()) as unknown;
+  return await res.json();
 }
 
 async function instrumentsOf(venue: VenueId, rest: string, timeoutMs: number): Promise<InstrumentSet> {
@@ -66,9 +72,19 @@ export async function buildVenueTrading(
   switch (venue) {
     case 'binance-futures': {
       const b = bases[venue];
-      const endpoints = b ? { rest: b.rest, ws: b.ws, wsApi: `${b.ws}/ws-fapi/v1` } : BINANCE_FUTURES_TRADING_ENDPOINTS;
+      const endpoints = b
+        ? { rest: b.rest, ws: b.ws, wsApi: `${b.ws}/ws-fapi/v1` }
+        : BINANCE_FUTURES_TRADING_ENDPOINTS;
       const instruments = await instrumentsOf(venue, endpoints.rest, timeoutMs);
-      return new BinanceFuturesTrading({ endpoints, apiKey, apiSecret, instruments, requestTimeoutMs, useWsApi: false, deadManSwitch: false });
+      return new BinanceFuturesTrading({
+        endpoints,
+        apiKey,
+        apiSecret,
+        instruments,
+        requestTimeoutMs,
+        useWsApi: false,
+        deadManSwitch: false,
+      });
     }
     case 'binance-us': {
       const endpoints = bases[venue] ?? BINANCE_US_TRADING_ENDPOINTS;
@@ -79,7 +95,15 @@ export async function buildVenueTrading(
       const b = bases[venue];
       const endpoints = b ? { rest: b.rest, wsAuth: `${b.ws}/v2-auth` } : KRAKEN_SPOT_TRADING_ENDPOINTS;
       const instruments = await instrumentsOf(venue, endpoints.rest, timeoutMs);
-      return new KrakenSpotTrading({ endpoints, apiKey, apiSecret, instruments, requestTimeoutMs, useWs: false, dms: false });
+      return new KrakenSpotTrading({
+        endpoints,
+        apiKey,
+        apiSecret,
+        instruments,
+        requestTimeoutMs,
+        useWs: false,
+        dms: false,
+      });
     }
     case 'kraken-futures': {
       const b = bases[venue];

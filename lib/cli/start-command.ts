@@ -17,13 +17,30 @@ import { DynamoJournal } from '#store/dynamo/journal.ts';
 import { startEmbeddedDynamo } from '#store/embedded-dynamo.ts';
 import { registerSecret } from '#store/redact.ts';
 import { DEFAULT_SYMBOLS } from '#sim/symbols.ts';
-import { BinanceFuturesTrading, tradingEndpointsFor } from '#venues/binance/trading-client.ts';
 import { MarketDataClient } from '#venues/market-data.ts';
+import { createTrading } from '#venues/trading-factory.ts';
 import { parse, intOption, UsageError } from './args.ts';
 import { parseDuration } from './duration.ts';
 
-/** Venues whose private API the paper engine speaks today. */
-const TRADABLE: readonly VenueId[] = ['binance-futures'];
+/**
+ * The simulator's private API for `venue`, with a fresh credential for this run and a flat
+ * account: the quote currency only, so the engine starts with no position to adopt.
+ */
+function simTrading(venue: VenueId, apiKey: string, apiSecret: string) {
+  const account = { apiKey, secret: apiSecret, account: 'paper' };
+  const quote = venue === 'binance-futures' || venue === 'binance-us' ? 'USDT' : 'USD';
+  const ledger = { balances: { [venue]: { [quote]: '100000' } } };
+  switch (venue) {
+    case 'binance-futures':
+      return { binanceTrading: { accounts: [account], ledger } };
+    case 'binance-us':
+      return { binanceUsTrading: { accounts: [account], ledger } };
+    case 'kraken-spot':
+      return { krakenSpotTrading: { accounts: [account], ledger } };
+    case 'kraken-futures':
+      return { krakenFuturesTrading: { accounts: [account], ledger } };
+  }
+}
 
 export const startHelp = `Usage: tradewind start [options]
 
@@ -33,7 +50,7 @@ kill switch. No AWS account, no network. A live status line on stderr; on exit (
 --duration) a summary and where the full record (the journal) is.
 
 Options:
-  --venue VENUE          venue to paper-trade (default binance-futures; today: ${TRADABLE.join(', ')})
+  --venue VENUE          venue to paper-trade (default binance-futures): ${VENUES.join(', ')}
   --symbols A,B          symbols (default BTCUSDT)
   --duration D           stop after D (30s, 10m); default: until Ctrl-C
   --config FILE          engine config JSON: capital, orderNotional, strategy, risk (see README)
@@ -84,11 +101,6 @@ export async function startCommand(argv: string[]): Promise<number> {
   }
   const venue = values.venue ?? 'binance-futures';
   if (!isVenueId(venue)) throw new UsageError(`--venue must be one of ${VENUES.join(', ')}`);
-  if (!TRADABLE.includes(venue)) {
-    throw new UsageError(
-      `paper trading on ${venue} is not built yet (its private API client comes next); use --venue ${TRADABLE.join(', ')}`,
-    );
-  }
   const symbols = (values.symbols ?? DEFAULT_SYMBOLS[venue].symbol)
     .split(',')
     .map((s) => s.trim().toUpperCase())
@@ -123,7 +135,10 @@ export async function startCommand(argv: string[]): Promise<number> {
   );
   // A fresh credential per run: the simulator is local, and no secret lives in the code.
   const apiKey = `paper-${randomBytes(8).toString('hex')}`;
-  const apiSecret = randomBytes(32).toString('hex');
+  // Kraken issues base64 secrets; Binance hex-like ones.
+  const apiSecret = venue.startsWith('kraken')
+    ? randomBytes(64).toString('base64')
+    : randomBytes(32).toString('hex');
   registerSecret(apiKey);
   registerSecret(apiSecret);
   const sim = new ExchangeSimulator({
@@ -134,11 +149,11 @@ export async function startCommand(argv: string[]): Promise<number> {
       symbol,
       market: { signalsPerMinute: 8 },
     })),
-    binanceTrading: { accounts: [{ apiKey, secret: apiSecret, account: 'paper' }] },
+    ...simTrading(venue, apiKey, apiSecret),
   });
   await sim.start();
   const endpoints = sim.baseUrl(venue);
-  const trading = new BinanceFuturesTrading({ endpoints: tradingEndpointsFor(endpoints), apiKey, apiSecret });
+  const trading = createTrading(venue, { apiKey, apiSecret }, endpoints);
   const tty = process.stderr.isTTY;
   const log = (line: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
   const engine = new Engine({

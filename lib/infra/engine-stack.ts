@@ -14,6 +14,7 @@ import type { StageConfig } from './config.ts';
 import { METRIC_NAMESPACE } from './metrics.ts';
 import { suppressEngineTaskDefinition } from './nag-suppressions.ts';
 import type { StatefulStack } from './stateful-stack.ts';
+import { grantTable } from './tradewind-function.ts';
 
 export interface EngineStackProps extends StackProps {
   readonly config: StageConfig;
@@ -93,7 +94,7 @@ export class EngineStack extends Stack {
       // Least privilege for the task role: the table, its own queues, and re-reading its own
       // trade keys after a rotation (SecretStore.invalidate). EMF metrics go through the log
       // driver, so no cloudwatch:PutMetricData is needed.
-      stateful.table.grantReadWriteData(taskDef.taskRole);
+      grantTable(taskDef.taskRole, stateful.table, 'readWrite');
       stateful.controlQueue.queue.grantConsumeMessages(taskDef.taskRole);
       stateful.alertsQueue.queue.grantSendMessages(taskDef.taskRole);
       for (const venue of venues) stateful.venueSecret(venue, 'trade').grantRead(taskDef.taskRole);

@@ -17,6 +17,7 @@ import type { StageConfig, VenueKeyPurpose } from './config.ts';
 import { VENUE_KEY_PURPOSES, slackSecretName, venueSecretName } from './config.ts';
 import { QueueWithDlq } from './queue-with-dlq.ts';
 import { suppressSecretRotation } from './nag-suppressions.ts';
+import { GSI1, GSI1_PK, GSI1_SK, PK, SK, tableName, TTL_ATTRIBUTE } from '#store/dynamo/table.ts';
 
 export interface StatefulStackProps extends StackProps {
   readonly config: StageConfig;
@@ -38,15 +39,24 @@ export class StatefulStack extends Stack {
     const { config } = props;
     const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 
+    // The key names and the index come from the store's own definition (lib/store/dynamo/table.ts),
+    // so the deployed table and the repositories cannot drift apart.
     this.table = new dynamodb.Table(this, 'Table', {
-      tableName: `tradewind-${config.stageId}`,
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      tableName: tableName(config.stageId),
+      partitionKey: { name: PK, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: SK, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: 'ttl',
+      timeToLiveAttribute: TTL_ATTRIBUTE,
       deletionProtection: config.retainData,
       removalPolicy,
+    });
+    // Open orders per shard and fills per venue (the store's README lists the access patterns).
+    this.table.addGlobalSecondaryIndex({
+      indexName: GSI1,
+      partitionKey: { name: GSI1_PK, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: GSI1_SK, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
     });
 
     this.controlQueue = new QueueWithDlq(this, 'Control', {

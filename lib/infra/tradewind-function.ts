@@ -13,6 +13,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { GSI1 } from '#store/dynamo/table.ts';
+import * as iam from 'aws-cdk-lib/aws-iam';
 
 /** nodejs24.x; constructed by name when the installed aws-cdk-lib predates the constant. */
 export const NODEJS_24: lambda.Runtime =
@@ -89,9 +91,34 @@ export type TableAccess = 'read' | 'readWrite';
 
 /** Grants `access` on the table (and its indexes) and sets TRADEWIND_TABLE. */
 export function bindTable(fn: lambda.Function, table: dynamodb.ITable, access: TableAccess): void {
-  if (access === 'read') table.grantReadData(fn);
-  else table.grantReadWriteData(fn);
+  grantTable(fn, table, access);
   fn.addEnvironment('TRADEWIND_TABLE', table.tableName);
+}
+
+const READ_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DescribeTable',
+];
+const WRITE_ACTIONS = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+];
+
+/**
+ * Table access without wildcards: the table and exactly the one index the store queries (the
+ * built-in grants add `<table>/index/*`). No Scan: no access pattern needs one.
+ */
+export function grantTable(grantee: iam.IGrantable, table: dynamodb.ITable, access: TableAccess): void {
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: access === 'read' ? READ_ACTIONS : [...READ_ACTIONS, ...WRITE_ACTIONS],
+    resourceArns: [table.tableArn, `${table.tableArn}/index/${GSI1}`],
+  });
 }
 
 export type QueueAccess = 'send' | 'consume';

@@ -27,7 +27,8 @@ export function secretName(stage: string, venue: VenueId | 'slack', purpose: Sec
   if ((venue === 'slack') !== (purpose === 'slack-webhook')) {
     throw new DataError('BAD_SECRET_PURPOSE', `purpose ${purpose} does not belong to ${venue}`);
   }
-  return `tradewind/${stage}/${venue}/${purpose}`;
+  // The Slack webhook is one secret per stage (as the CDK stateful stack creates it).
+  return venue === 'slack' ? `tradewind/${stage}/slack-webhook` : `tradewind/${stage}/${venue}/${purpose}`;
 }
 
 /**

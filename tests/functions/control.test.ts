@@ -13,10 +13,22 @@ import { ControlReadModel, DynamoEngineStateRepo, keys, PK, SK } from '#store/dy
 import { alertCodec, controlCodec } from '#store/messages.ts';
 import type { AlertMessage, ControlMessage } from '#store/ports.ts';
 import { InProcessQueue } from '#store/queues.ts';
-import { handleControl, RESUME_RULES, type ControlDeps, type ControlRequest } from '#functions/control/core.ts';
+import {
+  handleControl,
+  RESUME_RULES,
+  type ControlDeps,
+  type ControlRequest,
+} from '#functions/control/core.ts';
 import { makeControlHandler } from '#functions/control/handler.ts';
 import type { VenueTrading } from '#venues/trading.ts';
-import { CANCEL_KEY, CANCEL_SECRET, captureOutput, startFixture, TRADE_SECRET, type Fixture } from './support.ts';
+import {
+  CANCEL_KEY,
+  CANCEL_SECRET,
+  captureOutput,
+  startFixture,
+  TRADE_SECRET,
+  type Fixture,
+} from './support.ts';
 
 let fx: Fixture;
 let state: DynamoEngineStateRepo;
@@ -133,7 +145,9 @@ describe('control core: kill', () => {
     const res = await handleControl(deps({ state: failing }), req('POST', '/kill', { reason: 'db down' }));
     expect(res.statusCode).toBe(500);
     expect(String(res.body['summary'])).toMatch(/NOT SET/);
-    expect(res.body['shards']).toEqual([{ shard: 0, ok: false, error: 'ProvisionedThroughputExceededException' }]);
+    expect(res.body['shards']).toEqual([
+      { shard: 0, ok: false, error: 'ProvisionedThroughputExceededException' },
+    ]);
     expect(res.body['venues']).toEqual({ 'binance-futures': { ok: true, cancelled: 1 } });
   });
 });
@@ -165,14 +179,18 @@ describe('control core: input and auth', () => {
   it('unknown route → 404, wrong method → 405, bad shard → 400', async () => {
     expect((await handleControl(deps(), req('GET', '/nope'))).statusCode).toBe(404);
     expect((await handleControl(deps(), req('GET', '/kill'))).statusCode).toBe(405);
-    expect((await handleControl(deps(), { ...req('GET', '/status'), query: { shard: '9' } })).statusCode).toBe(400);
+    expect(
+      (await handleControl(deps(), { ...req('GET', '/status'), query: { shard: '9' } })).statusCode,
+    ).toBe(400);
   });
 });
 
 describe('control core: resume rules', () => {
   it('refuses without confirm (400), when not killed (409), and within the cooldown (409)', async () => {
     const d = deps({ stage: 'prod' });
-    expect((await handleControl(d, req('POST', '/resume', { confirm: true, reason: 'all clear now' }))).statusCode).toBe(409);
+    expect(
+      (await handleControl(d, req('POST', '/resume', { confirm: true, reason: 'all clear now' }))).statusCode,
+    ).toBe(409);
     await handleControl(d, req('POST', '/kill', { reason: 'trip' }));
     const noConfirm = await handleControl(d, req('POST', '/resume', { reason: 'all clear now' }));
     expect(noConfirm.statusCode).toBe(400);
@@ -196,7 +214,11 @@ describe('control core: resume rules', () => {
     const s = await state.load(0);
     expect(s.kill).toBeNull();
     expect(s.tradingState).toBe('ACTIVE');
-    expect((await state.auditTrail(0))[0]).toMatchObject({ action: 'resume', by: ARN, reason: 'root cause fixed' });
+    expect((await state.auditTrail(0))[0]).toMatchObject({
+      action: 'resume',
+      by: ARN,
+      reason: 'root cause fixed',
+    });
     const [msg] = await control.receive(10, 0);
     expect(msg?.body).toMatchObject({ type: 'resume', reason: 'root cause fixed' });
   });
@@ -204,7 +226,9 @@ describe('control core: resume rules', () => {
   it('local stage: no cooldown', async () => {
     const d = deps({ stage: 'local' });
     await handleControl(d, req('POST', '/kill', { reason: 'trip' }));
-    expect((await handleControl(d, req('POST', '/resume', { confirm: true, reason: 'go' }))).statusCode).toBe(200);
+    expect((await handleControl(d, req('POST', '/resume', { confirm: true, reason: 'go' }))).statusCode).toBe(
+      200,
+    );
   });
 });
 
@@ -218,7 +242,9 @@ describe('control core: reads', () => {
       const r = await handleControl(deps(), req('GET', `/prod${route}`));
       expect(r.statusCode, route).toBe(200);
     }
-    expect((await handleControl(deps(), req('GET', '/pnl'))).body['pnl']).toEqual([{ shard: 0, realizedToday: '0' }]);
+    expect((await handleControl(deps(), req('GET', '/pnl'))).body['pnl']).toEqual([
+      { shard: 0, realizedToday: '0' },
+    ]);
   });
 });
 
@@ -235,7 +261,12 @@ describe('control handler (middy + Powertools)', () => {
     getRemainingTimeInMillis: () => 10_000,
   } as unknown as Context;
 
-  function apiEvent(method: string, path: string, body: unknown, userArn: string | null): APIGatewayProxyEvent {
+  function apiEvent(
+    method: string,
+    path: string,
+    body: unknown,
+    userArn: string | null,
+  ): APIGatewayProxyEvent {
     return {
       httpMethod: method,
       path,
@@ -259,8 +290,14 @@ describe('control handler (middy + Powertools)', () => {
       metrics: new Metrics({ namespace: 'TradewindTest', serviceName: 'tradewind-control' }),
     });
     const { result, output } = await captureOutput(async () => {
-      const denied = (await handler(apiEvent('POST', '/kill', { reason: 'x' }, null), context)) as APIGatewayProxyResult;
-      const killed = (await handler(apiEvent('POST', '/kill', { reason: 'via api' }, ARN), context)) as APIGatewayProxyResult;
+      const denied = (await handler(
+        apiEvent('POST', '/kill', { reason: 'x' }, null),
+        context,
+      )) as APIGatewayProxyResult;
+      const killed = (await handler(
+        apiEvent('POST', '/kill', { reason: 'via api' }, ARN),
+        context,
+      )) as APIGatewayProxyResult;
       return { denied, killed };
     });
     expect(result.denied.statusCode).toBe(403);
@@ -287,12 +324,33 @@ describe('control handler (middy + Powertools)', () => {
           Sns: {
             MessageId: 'm-1',
             Subject: 'ALARM',
-            Message: JSON.stringify({ AlarmName: 'DailyLoss', NewStateValue: 'ALARM', NewStateReason: 'loss > limit' }),
+            Message: JSON.stringify({
+              AlarmName: 'DailyLoss',
+              NewStateValue: 'ALARM',
+              NewStateReason: 'loss > limit',
+            }),
           },
         },
       ],
     } as unknown as SNSEvent;
     await captureOutput(() => handler(event, context));
     expect((await state.load(0)).kill).toMatchObject({ by: 'alarm:DailyLoss' });
+  });
+});
+
+describe('control handler: wiring from the Lambda environment', () => {
+  it('finds the venues from the TRADEWIND_SECRET_<VENUE>_CANCEL_ONLY variables the CDK binds', async () => {
+    const { controlDepsFromEnv } = await import('#functions/control/handler.ts');
+    const d = controlDepsFromEnv({
+      TRADEWIND_STAGE: 'staging',
+      TRADEWIND_TABLE: 'tradewind-staging',
+      TRADEWIND_CONTROL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/control.fifo',
+      TRADEWIND_SECRET_BINANCE_FUTURES_CANCEL_ONLY: 'arn:aws:secretsmanager:eu-west-1:1:secret:a',
+      TRADEWIND_SECRET_KRAKEN_SPOT_CANCEL_ONLY: 'arn:aws:secretsmanager:eu-west-1:1:secret:b',
+      TRADEWIND_SHARDS: '0,1',
+    });
+    expect(Object.keys(d.venues).sort()).toEqual(['binance-futures', 'kraken-spot']);
+    expect(d.shards).toEqual([0, 1]);
+    expect(d.alerts).toBeUndefined();
   });
 });

@@ -79,7 +79,9 @@ describe('local control server', () => {
     expect((await state.load(0)).kill).toMatchObject({ by: 'local:operator', reason: 'local test kill' });
     expect((await control.receive(10, 0))[0]?.body.type).toBe('kill');
 
-    const status = (await (await call('GET', '/status')).json()) as { shards: Array<{ tradingState: string }> };
+    const status = (await (await call('GET', '/status')).json()) as {
+      shards: Array<{ tradingState: string }>;
+    };
     expect(status.shards[0]?.tradingState).toBe('HALTED');
 
     expect((await call('POST', '/resume', { reason: 'done' })).status).toBe(400);

@@ -118,8 +118,8 @@ export async function captureOutput<T>(run: () => Promise<T>): Promise<{ result:
     chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
     return true;
   };
-  process.stdout.write = grab as typeof process.stdout.write;
-  process.stderr.write = grab as typeof process.stderr.write;
+  process.stdout.write = grab;
+  process.stderr.write = grab;
   try {
     const result = await run();
     return { result, output: chunks.join('') };

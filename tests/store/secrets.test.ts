@@ -48,7 +48,7 @@ describe('secretName', () => {
     expect(secretName('staging', 'kraken-spot', 'cancel-only')).toBe(
       'tradewind/staging/kraken-spot/cancel-only',
     );
-    expect(secretName('prod', 'slack', 'slack-webhook')).toBe('tradewind/prod/slack/slack-webhook');
+    expect(secretName('prod', 'slack', 'slack-webhook')).toBe('tradewind/prod/slack-webhook');
     expect(() => secretName('Prod!', 'kraken-spot', 'trade')).toThrow(DataError);
     expect(() => secretName('prod', 'kraken-spot', 'slack-webhook')).toThrow(DataError);
   });
@@ -71,7 +71,7 @@ describe('SecretsManagerStore', () => {
     sm.on(GetSecretValueCommand, { SecretId: 'tradewind/prod/binance-futures/trade' }).resolves({
       SecretString: JSON.stringify({ apiKey: KEY, apiSecret: SECRET }),
     });
-    sm.on(GetSecretValueCommand, { SecretId: 'tradewind/prod/slack/slack-webhook' }).resolves({
+    sm.on(GetSecretValueCommand, { SecretId: 'tradewind/prod/slack-webhook' }).resolves({
       SecretString: WEBHOOK,
     });
     const s = store();
@@ -81,7 +81,7 @@ describe('SecretsManagerStore', () => {
     expect(await s.slackWebhook()).toBe(WEBHOOK);
     expect(sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([
       { SecretId: 'tradewind/prod/binance-futures/trade' },
-      { SecretId: 'tradewind/prod/slack/slack-webhook' },
+      { SecretId: 'tradewind/prod/slack-webhook' },
     ]);
     expect(knownSecrets()).toEqual(expect.arrayContaining([KEY, SECRET, WEBHOOK]));
   });
