@@ -2,6 +2,7 @@
 /** The Tradewind command line: `tradewind <command> [options]`, `--help` on every command. */
 import { DataError } from '#core/errors.ts';
 import { UsageError } from '#cli/args.ts';
+import { engineCommand, engineHelp } from '../fargate/engine-command.ts';
 import { recordCommand, recordHelp } from '#cli/record-command.ts';
 import { replayCommand, replayHelp } from '#cli/replay-command.ts';
 import { simCommand, simHelp } from '#cli/sim-command.ts';
@@ -16,6 +17,11 @@ interface Command {
 const commands: Record<string, Command> = {
   start: { summary: 'paper-trade locally (not built yet)', help: startHelp, run: startCommand },
   sim: { summary: 'run the local exchange simulator', help: simHelp, run: simCommand },
+  engine: {
+    summary: 'the engine as deployed (Fargate; configured by the environment)',
+    help: engineHelp,
+    run: engineCommand,
+  },
   record: {
     summary: 'record raw venue market data (gzip JSON lines, hourly files)',
     help: recordHelp,

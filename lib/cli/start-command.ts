@@ -11,9 +11,17 @@ import type { VenueId } from '#core/instrument.ts';
 import type { EngineConfig } from '#engine/config.ts';
 import { parseEngineConfig } from '#engine/config.ts';
 import { Engine } from '#engine/engine.ts';
-import { FileStateStore } from '#engine/state-store.ts';
 import { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import { runControlInbox } from '#engine/control-inbox.ts';
+import { startLocalControlServer } from '#control/local-server.ts';
+import { ControlReadModel } from '#store/dynamo/control-read.ts';
+import { DynamoEngineStateRepo } from '#store/dynamo/engine-state.ts';
 import { DynamoJournal } from '#store/dynamo/journal.ts';
+import { DynamoLeaseRepo } from '#store/dynamo/lease.ts';
+import { controlCodec } from '#store/messages.ts';
+import type { ControlMessage } from '#store/ports.ts';
+import { InProcessQueue } from '#store/queues.ts';
+import { DynamoStateStore } from '#store/dynamo/sync-state-store.ts';
 import { startEmbeddedDynamo } from '#store/embedded-dynamo.ts';
 import { registerSecret } from '#store/redact.ts';
 import { DEFAULT_SYMBOLS } from '#sim/symbols.ts';
@@ -57,7 +65,7 @@ Options:
   --seed N               synthetic market seed (default 7)
   --flatten-on-exit      on Ctrl-C/--duration: kill switch (cancel all + flatten) before exiting
   --resume REASON        clear a persisted kill flag (audited) and trade; without it a set flag keeps the engine HALTED
-  --state FILE           persisted engine state (kill flag, order ids); default .tradewind/state.json
+  --state DIR            local state: embedded DynamoDB with the journal, kill flag, lease (default .tradewind)
   --runs DIR             where journals go (default runs/)
   --json                 print the summary as one JSON object on stdout
   -h, --help             this help`;
@@ -121,12 +129,26 @@ export async function startCommand(argv: string[]): Promise<number> {
     throw new DataError('BAD_CONFIG', `${values.config ?? 'config'}: ${(err as Error).message}`);
   }
 
-  const statePath = resolve(values.state ?? '.tradewind/state.json');
-  const state = new FileStateStore(statePath);
-  const epoch = state.load().epoch + 1;
-  // The journal lives in embedded DynamoDB (dynalite, on disk beside the state): the same
-  // repository code as on AWS, and a restart resumes from it.
-  const dynamo = await startEmbeddedDynamo({ stage: 'local', path: join(dirname(statePath), 'dynamo') });
+  const stateDir = resolve(values.state ?? '.tradewind');
+  // Engine state (kill flag, order ids), the lease and the journal live in embedded DynamoDB
+  // (dynalite, on disk): the same repository code as on AWS, and a restart resumes from it.
+  const dynamo = await startEmbeddedDynamo({ stage: 'local', path: join(stateDir, 'dynamo') });
+  const leases = new DynamoLeaseRepo(dynamo.doc, dynamo.table);
+  const lease = await leases.acquire(
+    0,
+    `local-${process.pid}-${randomBytes(4).toString('hex')}`,
+    60_000,
+    Date.now(),
+  );
+  if (!lease)
+    throw new UsageError(
+      `another engine holds the local lease in ${stateDir}; stop it first (or wait a minute)`,
+    );
+  const epoch = lease.epoch;
+  const stateRepo = new DynamoEngineStateRepo(dynamo.doc, dynamo.table);
+  const state = await DynamoStateStore.open(stateRepo, 0, (err) =>
+    process.stderr.write(`state store: ${err.message}\n`),
+  );
   const journal = await DynamoJournal.open({ doc: dynamo.doc, table: dynamo.table, shard: 0, epoch });
   const exportPath = join(
     resolve(values.runs ?? 'runs'),
@@ -180,6 +202,27 @@ export async function startCommand(argv: string[]): Promise<number> {
       }),
   });
 
+  // The control API's handlers on 127.0.0.1, as on AWS: kill / resume / status / positions / orders / pnl.
+  const controlQueue = new InProcessQueue<ControlMessage>({ name: 'control', codec: controlCodec });
+  const control = await startLocalControlServer({
+    deps: {
+      stage: 'local',
+      shards: [0],
+      state: stateRepo,
+      reads: new ControlReadModel(dynamo.doc, dynamo.table),
+      control: controlQueue,
+      venues: { [venue]: trading },
+      now: () => Date.now(),
+    },
+  });
+  log(
+    `control API: ${control.url} (Authorization: Bearer ${control.token}) — POST /kill {"reason":"…"}, GET /status`,
+  );
+  const renew = setInterval(
+    () => void leases.renew(lease, 60_000, Date.now()).catch(() => undefined),
+    20_000,
+  );
+
   const started = Date.now();
   let stopping = false;
   const stopRequested = new Promise<string>((res) => {
@@ -189,6 +232,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   });
 
   await Promise.race([engine.start(), stopRequested]);
+  const stopInbox = runControlInbox(controlQueue, engine, journal, log, 1_000);
   if (values.resume !== undefined && engine.killFlag) engine.resume('cli --resume', values.resume);
   const status = setInterval(
     () => {
@@ -211,7 +255,11 @@ export async function startCommand(argv: string[]): Promise<number> {
   clearInterval(status);
   if (tty) process.stderr.write('\r\x1b[K');
   log(`stopping: ${why}`);
+  stopInbox();
+  clearInterval(renew);
+  await control.close();
   await engine.stop({ flatten: values['flatten-on-exit'] === true });
+  await state.flush();
   // A readable copy of this run's record beside the durable one.
   const records = (await journal.read()).filter(
     (r) => (r as { epoch?: number }).epoch === undefined || (r as { epoch?: number }).epoch === epoch,
@@ -219,6 +267,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   mkdirSync(dirname(exportPath), { recursive: true });
   writeFileSync(exportPath, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
   await journal.close();
+  await leases.release(lease).catch(() => undefined);
   await dynamo.close();
   await sim.stop();
 

@@ -706,6 +706,11 @@ export class Engine {
     return [...this.symbols.values()].every((s) => s.ledger.lots === 0);
   }
 
+  /** Asks the venue about every order believed live (the control API's on-demand reconcile). */
+  reconcileNow(): void {
+    if (this._phase === 'READY') void this.execution.reconcileLive();
+  }
+
   /** Explicit, audited resume: clears the kill flag and returns to ACTIVE. */
   resume(by: string, reason: string): void {
     this.journal.append({
