@@ -87,6 +87,12 @@ export class FunctionsStack extends Stack {
     bindQueue(this.reconcile, stateful.alertsQueue.queue, 'send', 'TRADEWIND_ALERTS_QUEUE_URL');
     for (const venue of config.venues) {
       bindSecret(this.reconcile, stateful.venueSecret(venue, 'read-only'), secretEnvName(venue, 'read-only'));
+      // Orphan orders (ours, unknown to the record) are cancelled, not just reported.
+      bindSecret(
+        this.reconcile,
+        stateful.venueSecret(venue, 'cancel-only'),
+        secretEnvName(venue, 'cancel-only'),
+      );
     }
     new events.Rule(this, 'ReconcileSchedule', {
       ruleName: `tradewind-${config.stageId}-reconcile`,
@@ -101,6 +107,13 @@ export class FunctionsStack extends Stack {
       environment: { TRADEWIND_ALERT_CHANNEL: config.alertChannel },
     });
     bindSecret(this.alert, stateful.slackWebhook, 'TRADEWIND_SECRET_SLACK_WEBHOOK');
+    // Read access for the daily summary and cross-container alert de-duplication.
+    bindTable(this.alert, stateful.table, 'readWrite');
+    new events.Rule(this, 'DailySummarySchedule', {
+      ruleName: `tradewind-${config.stageId}-daily-summary`,
+      schedule: events.Schedule.cron({ minute: '5', hour: '0' }),
+      targets: [new targets.LambdaFunction(this.alert, { retryAttempts: 2 })],
+    });
     this.alert.addEventSource(
       new SqsEventSource(stateful.alertsQueue.queue, {
         batchSize: 10,

@@ -147,6 +147,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         continue;
       }
       if (rec.kind !== 'out') messages++;
+      const ts = Number.isNaN(rec.recvTs) ? 0 : rec.recvTs;
+      // The same path as live: the feed's own text decoder first, JSON.parse for anything else.
+      if (rec.kind === 'in' && rec.parsed === undefined && feed.onText?.(rec.text, ts)) continue;
       let value: unknown = rec.parsed;
       if (value === undefined) {
         try {
@@ -155,7 +158,6 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
           throw new InputError(rec.file, rec.line, `not JSON: ${(err as Error).message}`);
         }
       }
-      const ts = Number.isNaN(rec.recvTs) ? 0 : rec.recvTs;
       if (rec.kind === 'out') feed.onOutbound(value);
       else if (rec.kind === 'in') feed.onMessage(value, ts);
       else if (isInstrumentMetadata(opts.venue, value))
