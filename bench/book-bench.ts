@@ -20,6 +20,7 @@ import { runInNewContext } from 'node:vm';
 import type { Contender } from './contenders.ts';
 import { ccxt, jsonParseFloor, naive, tradewind } from './contenders.ts';
 import { generateDepthStream } from './depth-stream.ts';
+import { formatEngineBench, runEngineBench } from './engine-bench.ts';
 
 const GOAL_RATIO_TO_FLOOR = 1.5;
 const GOAL_SPEEDUP_VS_CCXT = 3;
@@ -105,7 +106,7 @@ function fmt(ns: number): string {
   return ns >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(0)} ns`;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const opts = options(process.argv.slice(2));
   progress(`generating ${opts.messages} depth frames (seed ${opts.seed})…`);
   const stream = generateDepthStream({ messages: opts.messages, seed: opts.seed });
@@ -190,8 +191,16 @@ function main(): void {
     node: process.version,
   };
 
+  // The engine case: the same kind of stream through the whole hot path (decode → book → strategy
+  // → risk → order bytes signed and framed), see bench/engine-bench.ts.
+  const engine = await runEngineBench({
+    messages: Math.min(opts.messages, 5000),
+    seed: opts.seed,
+    rounds: Math.min(opts.rounds, 3),
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...result, engine })}\n`);
     return;
   }
   const rows: Array<[string, number, string]> = [
@@ -211,12 +220,10 @@ function main(): void {
       `ccxt / Tradewind: ${speedupVsCcxt.toFixed(2)} (goal ≥ ${GOAL_SPEEDUP_VS_CCXT})  ` +
       (result.goals.met ? 'goals met' : 'GOALS MISSED'),
   ];
-  process.stdout.write(`${out.join('\n')}\n`);
+  process.stdout.write(`${out.join('\n')}\n\n${formatEngineBench(engine)}\n`);
 }
 
-try {
-  main();
-} catch (err) {
+main().catch((err: unknown) => {
   process.stderr.write(`book-bench: ${(err as Error).message.split('\n')[0]}\n`);
   process.exitCode = 1;
-}
+});

@@ -63,6 +63,13 @@ export interface EngineOptions {
 
 interface SymbolState {
   readonly instrument: Instrument;
+  /** One tick as Money (constant per instrument: built once, not per decision). */
+  readonly tick: Money;
+  /** Per-decision scratch: this symbol's live orders, counted in one pass (see riskContext). */
+  openBuyOrders: number;
+  openSellOrders: number;
+  openBuyLots: number;
+  openSellLots: number;
   readonly strategy: ImbalanceStrategy;
   readonly ledger: PositionLedger;
   book: L2Book | null;
@@ -71,6 +78,10 @@ interface SymbolState {
 
 /** Client order ids are reserved in blocks, so a restart never reuses one and the hot path never writes state. */
 const SEQ_BLOCK = 1000;
+
+/** Immutable Money constants of the risk context (decimal.js values never change: safe to share). */
+const ZERO = new Money(0);
+const ONE = new Money(1);
 
 export class Engine {
   readonly latency = new LatencyRecorder();
@@ -86,6 +97,13 @@ export class Engine {
   private market!: MarketDataClient;
   private execution!: Execution;
   private readonly symbols = new Map<string, SymbolState>();
+  /**
+   * The orders that may still be live, by client id: every order execution creates (submit,
+   * restore) goes in, and those no longer live are dropped when next read. The same set as
+   * `execution.liveOrders()`, which filters every order of the run on each call — the hot path
+   * reads this one instead (terminal states are terminal, so dropping them is final).
+   */
+  private readonly open = new Map<string, ManagedOrder>();
   private readonly recentOrderTs: number[] = [];
   private peakEquity: Money;
   private maxDrawdown: Money = new Money(0);
@@ -151,6 +169,8 @@ export class Engine {
       onInvariant: (detail) => this.setTradingState('HALTED', `invariant: ${detail}`),
       crashAt: this.opts.crashAt,
       onCrash: () => this.crash(),
+      // The venue keeps failing (unknown outcomes, unavailable, rate limited): stop sending.
+      onCircuitOpen: (why) => this.setTradingState('HALTED', `circuit breaker: ${why}`),
     });
     await this.opts.trading.start((e: UserEvent) => this.execution.onUserEvent(e));
 
@@ -169,6 +189,11 @@ export class Engine {
       const params = paramsFor(this.opts.config.strategy, this.opts.venue, instrument.symbol);
       this.symbols.set(instrument.symbol, {
         instrument,
+        tick: stepsToMoney(1, instrument.price),
+        openBuyOrders: 0,
+        openSellOrders: 0,
+        openBuyLots: 0,
+        openSellLots: 0,
         strategy: new ImbalanceStrategy(instrument, params),
         ledger: new PositionLedger(instrument, this.opts.config.capital),
         book: null,
@@ -222,7 +247,7 @@ export class Engine {
       )
         continue;
       const fills = [...rec.fills.values()].filter((f) => f.clientOrderId === o.intent.clientOrderId);
-      this.execution.restore(o.intent, st.instrument, fills, o.venueOrderId);
+      this.track(this.execution.restore(o.intent, st.instrument, fills, o.venueOrderId));
       restored++;
     }
     if (rec.records > 0) {
@@ -401,17 +426,28 @@ export class Engine {
     }
     this.recentOrderTs.push(now);
     this.ordersSent++;
-    this.execution.submit(intent, st.instrument, () => {
+    const order = this.execution.submit(intent, st.instrument, () => {
       const w = performance.now();
       if (recv > 0) this.latency.stages.written.record((w - recv) * 1e6);
       if (this.signalPerf > 0) this.latency.signalToOrder.record((w - this.signalPerf) * 1e6);
     });
+    this.track(order);
+  }
+
+  private track(order: ManagedOrder): void {
+    this.open.set(order.intent.clientOrderId, order);
+  }
+
+  /** The live orders (as `execution.liveOrders()` would list them), pruning the finished ones. */
+  private liveOpen(): IterableIterator<ManagedOrder> {
+    for (const [id, o] of this.open) if (!isLive(o.state)) this.open.delete(id);
+    return this.open.values();
   }
 
   private pendingFor(symbol: string): { entry: boolean; exit: boolean } {
     let entry = false;
     let exit = false;
-    for (const o of this.execution.liveOrders()) {
+    for (const o of this.liveOpen()) {
       if (o.intent.symbol !== symbol) continue;
       if (o.intent.purpose === 'entry') entry = true;
       else exit = true;
@@ -493,37 +529,43 @@ export class Engine {
 
   private riskContext(now: number): RiskContext {
     const symbols = new Map<string, SymbolRisk>();
-    let realizedToday = new Money(0);
+    let realizedToday = ZERO;
     let consecutive = 0;
+    // Live orders counted per symbol in one pass (not one filter of every order per symbol).
+    for (const st of this.symbols.values()) {
+      st.openBuyOrders = 0;
+      st.openSellOrders = 0;
+      st.openBuyLots = 0;
+      st.openSellLots = 0;
+    }
+    for (const o of this.liveOpen()) {
+      const st = this.symbols.get(o.intent.symbol);
+      if (st === undefined || st.instrument.symbol !== o.intent.symbol) continue;
+      if (o.intent.side === 'buy') {
+        st.openBuyOrders++;
+        st.openBuyLots += o.remainingLots;
+      } else {
+        st.openSellOrders++;
+        st.openSellLots += o.remainingLots;
+      }
+    }
     for (const st of this.symbols.values()) {
       const l = st.ledger;
       const i = st.instrument;
       const mark = this.markTicks(st);
-      let openBuyOrders = 0;
-      let openSellOrders = 0;
-      let openBuyLots = 0;
-      let openSellLots = 0;
-      for (const o of this.execution.liveOrders()) {
-        if (o.intent.symbol !== i.symbol) continue;
-        if (o.intent.side === 'buy') {
-          openBuyOrders++;
-          openBuyLots += o.remainingLots;
-        } else {
-          openSellOrders++;
-          openSellLots += o.remainingLots;
-        }
-      }
+      const funding = fundingTimes(this.opts.venue, i, now);
       symbols.set(symbolKey(this.opts.venue, i.symbol), {
         instrument: i,
         positionLots: l.lots,
-        avgEntryPrice: l.avgEntryPrice ?? new Money(0),
-        markPrice: stepsToMoney(1, i.price).times(mark),
-        openBuyOrders,
-        openSellOrders,
-        openBuyLots,
-        openSellLots,
-        leverage: i.kind === 'spot' ? null : new Money(1),
-        ...fundingTimes(this.opts.venue, i, now),
+        avgEntryPrice: l.avgEntryPrice ?? ZERO,
+        markPrice: st.tick.times(mark),
+        openBuyOrders: st.openBuyOrders,
+        openSellOrders: st.openSellOrders,
+        openBuyLots: st.openBuyLots,
+        openSellLots: st.openSellLots,
+        leverage: i.kind === 'spot' ? null : ONE,
+        lastFundingTs: funding.lastFundingTs,
+        nextFundingTs: funding.nextFundingTs,
       });
       realizedToday = realizedToday.plus(l.dailyPnl(now));
       consecutive = Math.max(consecutive, l.consecutiveLosses);

@@ -13,6 +13,22 @@ import type { Fill, OrderIntent } from '#core/trading.ts';
 import type { PlaceResult, UserEvent, VenueOrderState, VenueTrading } from '#venues/trading.ts';
 import type { Journal } from './journal.ts';
 
+/**
+ * Rejections that say the venue (or our access to it) is in trouble, not that the order was
+ * wrong: they count toward the circuit breaker. Business rejections (margin, filters, post-only)
+ * do not.
+ */
+const VENUE_FAILURE_CODES = new Set([
+  'UNAVAILABLE',
+  'RATE_LIMITED',
+  'IP_BANNED',
+  'NETWORK',
+  'TIMEOUT',
+  '-1021',
+  '-1003',
+  '-1008',
+]);
+
 /** The points of the order path where crash-safety tests kill the engine. */
 export type CrashPoint = 'after-signal' | 'after-intent' | 'after-send' | 'after-ack' | 'after-fill';
 
@@ -37,6 +53,10 @@ export interface ExecutionOptions {
   readonly acceptWindowMs?: number;
   /** Venue truth contradicts our state machine (e.g. a fill for an order we marked FAILED). */
   readonly onInvariant?: (detail: string) => void;
+  /** Consecutive venue failures that open the circuit breaker (default 3). */
+  readonly circuitBreakerFailures?: number;
+  /** The venue keeps failing: trading must halt until a human looks. */
+  readonly onCircuitOpen?: (reason: string) => void;
   /** Crash-safety tests: the process "dies" at this point of the order path. */
   readonly crashAt?: CrashPoint | undefined;
   readonly onCrash?: (() => void) | undefined;
@@ -119,8 +139,33 @@ export class Execution {
     return order;
   }
 
+  /** Consecutive venue failures (unknown outcomes, unavailable, rate limited): the circuit breaker. */
+  private venueFailures = 0;
+
+  private countVenueOutcome(r: PlaceResult): void {
+    const failure = r.kind === 'unknown' || (r.kind === 'rejected' && VENUE_FAILURE_CODES.has(r.code));
+    if (!failure) {
+      this.venueFailures = 0;
+      return;
+    }
+    this.venueFailures++;
+    const limit = this.opts.circuitBreakerFailures ?? 3;
+    if (this.venueFailures === limit) {
+      const why = r.kind === 'unknown' ? r.reason : `${r.code}: ${r.message}`;
+      this.opts.journal.append({
+        kind: 'engine',
+        ts: this.opts.clock.now(),
+        event: 'circuit-open',
+        failures: limit,
+        last: why,
+      });
+      this.opts.onCircuitOpen?.(`${limit} consecutive venue failures, last: ${why}`);
+    }
+  }
+
   private onPlaceResult(order: ManagedOrder, instrument: Instrument, r: PlaceResult): void {
     if (this.crashed || (r.kind === 'ack' && this.crashHere('after-ack'))) return;
+    this.countVenueOutcome(r);
     const now = this.opts.clock.now();
     if (r.kind === 'ack') {
       this.applyVenueState(order, r.state, 'ack');
