@@ -171,8 +171,14 @@ export async function startEngineProcess(
         [EngineMetric.killSwitchActive]: s.kill ? 1 : 0,
         [EngineMetric.dailyLossUsedPercent]: lossLimit.gt(0) ? loss.div(lossLimit).times(100).toNumber() : 0,
       });
+      // The reconciler may have set a stricter state on drift: adopt it before reporting ours.
       void stateRepo
-        .heartbeat(shard, current.epoch, engine.tradingState, Date.now())
+        .load(shard)
+        .then((rec) => {
+          if (rec.tradingState !== 'ACTIVE')
+            engine.adoptExternalState(rec.tradingState, 'set in the engine state (reconcile drift)');
+          return stateRepo.heartbeat(shard, current.epoch, engine.tradingState, Date.now());
+        })
         .catch((err: Error) => log(`engine process: heartbeat failed: ${err.message}`));
     }, HEARTBEAT_EVERY_MS),
   );

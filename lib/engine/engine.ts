@@ -748,6 +748,15 @@ export class Engine {
     return [...this.symbols.values()].every((s) => s.ledger.lots === 0);
   }
 
+  /**
+   * A stricter trading state set outside the engine (the reconciler's REDUCING/HALTED on drift) is
+   * adopted; a laxer one never is — leaving HALTED is an explicit resume.
+   */
+  adoptExternalState(state: TradingState, why: string): void {
+    const rank = { ACTIVE: 0, REDUCING: 1, HALTED: 2 } as const;
+    if (rank[state] > rank[this._tradingState]) this.setTradingState(state, why);
+  }
+
   /** Asks the venue about every order believed live (the control API's on-demand reconcile). */
   reconcileNow(): void {
     if (this._phase === 'READY') void this.execution.reconcileLive();
