@@ -54,19 +54,31 @@ import {
   verifyBinanceRequest,
 } from '#venues/binance/signing.ts';
 import type { SimAccountsConfig } from './accounts.ts';
-import type { FaultPlan } from './faults.ts';
-import type { SimFill, SimInstrumentSpec, SimOrder, SimOrderRequest, SimReject } from './matching.ts';
-import { MatchingEngine, parseOrderAmounts, simInstrumentSpecs } from './matching.ts';
-import type { SimSymbolConfig } from './symbols.ts';
+import type {
+  MatchingEngine,
+  SimFill,
+  SimInstrumentSpec,
+  SimOrder,
+  SimOrderRequest,
+  SimReject,
+} from './matching.ts';
+import { parseOrderAmounts } from './matching.ts';
+import type { Send, SimCredential, TradingHost } from './trading-common.ts';
+import {
+  accountRegistry,
+  deliverText,
+  FillLog,
+  header,
+  ListenKeyStreams,
+  PlaceAndSignFaults,
+  rawText,
+  readBody,
+  tradingEngine,
+} from './trading-common.ts';
 
 const VENUE = 'binance-futures' as const;
 
-export interface SimApiAccount {
-  readonly apiKey: string;
-  readonly secret: string;
-  /** Ledger account name (default: the API key). */
-  readonly account?: string;
-}
+export type SimApiAccount = SimCredential;
 
 /** Local-only test credential of the default simulator account. Not a real key. */
 export const SIM_API_KEY = 'sim-key';
@@ -85,58 +97,27 @@ export interface BinanceTradingSimOptions {
 }
 
 /** What the exchange simulator hands this module. */
-export interface BinanceTradingHost {
-  readonly symbols: readonly SimSymbolConfig[];
-  readonly book: (symbol: string) => L2Book | undefined;
-  readonly now: () => number;
-  readonly faults: FaultPlan;
-}
+export type BinanceTradingHost = TradingHost;
 
-type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
-
-type OrderFault =
-  | { readonly kind: 'unknown' }
-  | { readonly kind: 'silent' }
-  | { readonly kind: 'reject'; readonly code: number; readonly msg: string };
-
-/** Scriptable trading faults (see the module comment). */
-export class BinanceTradingFaults {
-  private readonly orders: OrderFault[] = [];
-  private timestamp = 0;
-
-  /** The next `count` orders are placed, then answered 503 "Unknown error…". */
-  unknownAfterPlace(count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'unknown' });
-  }
-
-  /** The next `count` orders are placed and never answered. */
-  silentAfterPlace(count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'silent' });
-  }
-
+/** Scriptable trading faults (see the module comment): unknownAfterPlace (503 "Unknown error…"),
+ * silentAfterPlace, rejectOrder, timestampReject. */
+export class BinanceTradingFaults extends PlaceAndSignFaults<{
+  readonly kind: 'reject';
+  readonly code: number;
+  readonly msg: string;
+}> {
   /** The next `count` orders are rejected with this venue error, unplaced. */
   rejectOrder(code: number, msg: string, count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'reject', code, msg });
+    this.enqueue({ kind: 'reject', code, msg }, count);
   }
 
   /** The next `count` signed requests answer -1021. */
   timestampReject(count = 1): void {
-    this.timestamp += count;
-  }
-
-  clear(): void {
-    this.orders.length = 0;
-    this.timestamp = 0;
-  }
-
-  takeOrder(): OrderFault | undefined {
-    return this.orders.shift();
+    this.failSigned(count);
   }
 
   takeTimestamp(): boolean {
-    if (this.timestamp <= 0) return false;
-    this.timestamp--;
-    return true;
+    return this.takeSigned();
   }
 }
 
@@ -145,20 +126,15 @@ export interface RecordedFill extends SimFill {
   readonly realizedPnl: string;
 }
 
-interface ListenKey {
-  readonly key: string;
-  readonly account: string;
-  expiresAt: number;
-  readonly sockets: Set<WebSocket>;
-}
-
-interface ApiError {
+/** A Binance error answer (shared with the Binance.US module). */
+export interface ApiError {
   readonly status: number;
   readonly code: number;
   readonly msg: string;
 }
 
-const ERR = {
+/** The error answers both Binance modules give. */
+export const BINANCE_ERR = {
   apiKey: { status: 401, code: -2015, msg: 'Invalid API-key, IP, or permissions for action.' },
   signature: { status: 400, code: -1022, msg: 'Signature for this request is not valid.' },
   timestamp: { status: 400, code: -1021, msg: 'Timestamp for this request is outside of the recvWindow.' },
@@ -171,14 +147,15 @@ const ERR = {
   noListenKey: { status: 400, code: -1125, msg: 'This listenKey does not exist.' },
   unknown: { status: 503, code: -1000, msg: 'Unknown error, please check your request or try again later.' },
 } as const satisfies Record<string, ApiError>;
+const ERR = BINANCE_ERR;
 
-const mandatory = (name: string): ApiError => ({
+export const mandatory = (name: string): ApiError => ({
   status: 400,
   code: -1102,
   msg: `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`,
 });
 
-const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
+export const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 const SIGNED_PATHS = new Set([
   'POST /fapi/v1/order',
   'DELETE /fapi/v1/order',
@@ -191,7 +168,7 @@ const SIGNED_PATHS = new Set([
   'POST /fapi/v1/countdownCancelAll',
 ]);
 
-class ApiFailure extends Error {
+export class ApiFailure extends Error {
   readonly err: ApiError;
   constructor(err: ApiError) {
     super(err.msg);
@@ -204,13 +181,11 @@ export class BinanceFuturesTradingSim {
   readonly engine: MatchingEngine;
   private readonly host: BinanceTradingHost;
   private readonly specs: Map<string, SimInstrumentSpec>;
-  private readonly byKey = new Map<string, { secret: string; account: string }>();
-  private readonly listenKeys = new Map<string, ListenKey>();
-  private readonly activeKey = new Map<string, string>();
+  private readonly byKey: Map<string, { secret: string; account: string }>;
+  private readonly streams: ListenKeyStreams;
   private readonly wsApiSockets = new Set<WebSocket>();
-  private readonly validityMs: number;
   /** Every fill, in order, per ledger account. */
-  private readonly fillLog = new Map<string, RecordedFill[]>();
+  private readonly fillLog = new FillLog<RecordedFill>();
   /** Last realized P&L per account+symbol, to report each fill's share. */
   private readonly realized = new Map<string, Money>();
   private readonly orderCount: number[] = [];
@@ -224,21 +199,11 @@ export class BinanceFuturesTradingSim {
 
   constructor(host: BinanceTradingHost, opts: BinanceTradingSimOptions = {}) {
     this.host = host;
-    this.validityMs = opts.listenKeyValidityMs ?? 60 * 60_000;
-    const accounts = opts.accounts ?? [{ apiKey: SIM_API_KEY, secret: SIM_API_SECRET, account: 'sim' }];
-    for (const a of accounts) this.byKey.set(a.apiKey, { secret: a.secret, account: a.account ?? a.apiKey });
-    const fees: { makerFee?: string; takerFee?: string } = {};
-    if (opts.makerFee !== undefined) fees.makerFee = opts.makerFee;
-    if (opts.takerFee !== undefined) fees.takerFee = opts.takerFee;
-    this.specs = simInstrumentSpecs(
-      host.symbols.filter((s) => s.venue === VENUE),
-      () => fees,
-    );
-    this.engine = new MatchingEngine({
-      instruments: this.specs,
-      ...(opts.ledger ? { accounts: opts.ledger } : {}),
-      onOrderUpdate: (o, f) => this.onOrderUpdate(o, f),
-    });
+    this.streams = new ListenKeyStreams(opts.listenKeyValidityMs ?? 60 * 60_000);
+    this.byKey = accountRegistry(opts.accounts, { apiKey: SIM_API_KEY, secret: SIM_API_SECRET });
+    const t = tradingEngine(VENUE, host, opts, (o, f) => this.onOrderUpdate(o, f));
+    this.specs = t.specs;
+    this.engine = t.engine;
   }
 
   /** Ledger account name of an API key (undefined for an unknown key). */
@@ -248,21 +213,17 @@ export class BinanceFuturesTradingSim {
 
   /** Every fill of an account so far, in the order they happened. */
   fills(account = 'sim'): readonly RecordedFill[] {
-    return this.fillLog.get(account) ?? [];
+    return this.fillLog.of(account);
   }
 
   /** Open WebSocket connections: user streams and WS API sessions. */
   connectionCount(): { userStreams: number; wsApi: number } {
-    let userStreams = 0;
-    for (const k of this.listenKeys.values()) userStreams += k.sockets.size;
-    return { userStreams, wsApi: this.wsApiSockets.size };
+    return { userStreams: this.streams.socketCount(), wsApi: this.wsApiSockets.size };
   }
 
   /** The account's current listenKey, if one is active. */
   listenKeyOf(account = 'sim'): string | undefined {
-    const key = this.activeKey.get(account);
-    const lk = key ? this.listenKeys.get(key) : undefined;
-    return lk && lk.expiresAt > this.host.now() ? lk.key : undefined;
+    return this.streams.liveOf(account, this.host.now())?.key;
   }
 
   // ------------------------------------------------------------------------------ hooks
@@ -291,7 +252,7 @@ export class BinanceFuturesTradingSim {
   /** Whether this module serves a WebSocket path (venue prefix removed). */
   handlesUpgrade(path: string): boolean {
     if (path === '/ws-fapi/v1') return true;
-    return path.startsWith('/ws/') && this.listenKeys.has(path.slice(4));
+    return path.startsWith('/ws/') && this.streams.has(path.slice(4));
   }
 
   /** A WebSocket accepted on one of our paths. */
@@ -307,15 +268,7 @@ export class BinanceFuturesTradingSim {
       ws.on('message', (data) => this.onWsApiMessage(ws, rawText(data)));
       return;
     }
-    const lk = this.listenKeys.get(path.slice(4));
-    if (!lk || lk.expiresAt <= this.host.now()) {
-      ws.close(1008, 'listenKey expired');
-      return;
-    }
-    lk.sockets.add(ws);
-    const gone = () => lk.sockets.delete(ws);
-    ws.on('close', gone);
-    ws.on('error', gone);
+    this.streams.attach(path.slice(4), ws, () => this.host.now());
   }
 
   /** Whether this module serves a REST path (venue prefix removed). */
@@ -325,10 +278,7 @@ export class BinanceFuturesTradingSim {
 
   /** Serves one REST request; the body is read here. */
   onHttp(req: IncomingMessage, url: URL, path: string, send: Send): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+    readBody(req, (body) => {
       const method = req.method ?? 'GET';
       this.logRequest('rest', `${method} ${path}`);
       try {
@@ -347,15 +297,7 @@ export class BinanceFuturesTradingSim {
 
   /** Closes every user-stream socket (the venue dropped them); returns how many. */
   dropUserStreams(): number {
-    let n = 0;
-    for (const lk of this.listenKeys.values()) {
-      for (const ws of lk.sockets) {
-        ws.terminate();
-        n++;
-      }
-      lk.sockets.clear();
-    }
-    return n;
+    return this.streams.dropAll();
   }
 
   /** Closes every WS API socket; returns how many. */
@@ -372,9 +314,7 @@ export class BinanceFuturesTradingSim {
 
   /** Makes every listenKey lapse now: `listenKeyExpired` is pushed and the streams closed. */
   expireListenKeys(): void {
-    const now = this.host.now();
-    for (const lk of this.listenKeys.values()) if (lk.expiresAt > now) lk.expiresAt = now;
-    this.sweepListenKeys(now);
+    this.streams.expireAll(this.host.now(), (ws, text) => this.deliver(ws, text));
   }
 
   stop(): void {
@@ -457,50 +397,24 @@ export class BinanceFuturesTradingSim {
   }
 
   private checkTiming(ts: string | null | undefined, recvWindow: string | null | undefined): void {
-    if (this.faults.takeTimestamp()) throw new ApiFailure(ERR.timestamp);
-    if (ts === null || ts === undefined || !/^\d+$/.test(ts)) throw new ApiFailure(mandatory('timestamp'));
-    const rw = recvWindow === null || recvWindow === undefined ? 5000 : Number(recvWindow);
-    if (!Number.isFinite(rw) || rw <= 0 || rw > BINANCE_MAX_RECV_WINDOW_MS) {
-      throw new ApiFailure({ status: 400, code: -1131, msg: 'recvWindow must be less than 60000' });
-    }
-    const now = this.host.now();
-    const t = Number(ts);
-    if (!timestampAcceptable(t, now, rw)) throw new ApiFailure(t >= now + 1000 ? ERR.ahead : ERR.timestamp);
+    checkBinanceTiming(this.faults, this.host, ts, recvWindow);
   }
 
   private serveListenKey(method: string, apiKey: string | undefined, send: Send): void {
     const acct = apiKey ? this.byKey.get(apiKey) : undefined;
     if (!acct) return send(ERR.apiKey.status, { code: ERR.apiKey.code, msg: ERR.apiKey.msg });
     const now = this.host.now();
-    const key = this.activeKey.get(acct.account);
-    const lk = key ? this.listenKeys.get(key) : undefined;
-    const live = lk && lk.expiresAt > now ? lk : undefined;
+    const live = this.streams.liveOf(acct.account, now);
     if (method === 'POST') {
-      if (live) {
-        live.expiresAt = now + this.validityMs;
-        return send(200, { listenKey: live.key });
-      }
-      const fresh: ListenKey = {
-        key: randomBytes(32).toString('hex'),
-        account: acct.account,
-        expiresAt: now + this.validityMs,
-        sockets: new Set(),
-      };
-      this.listenKeys.set(fresh.key, fresh);
-      this.activeKey.set(acct.account, fresh.key);
-      return send(200, { listenKey: fresh.key });
+      return send(200, { listenKey: this.streams.open(acct.account, now) });
     }
     if (method === 'PUT') {
       if (!live) return send(400, { code: ERR.noListenKey.code, msg: ERR.noListenKey.msg });
-      live.expiresAt = now + this.validityMs;
+      this.streams.keepAlive(live, now);
       return send(200, { listenKey: live.key });
     }
     if (method === 'DELETE') {
-      if (live) {
-        live.expiresAt = now;
-        for (const ws of live.sockets) ws.close(1000, 'listenKey deleted');
-        live.sockets.clear();
-      }
+      if (live) this.streams.close(live, now);
       return send(200, {});
     }
     send(405, { code: -1, msg: 'Method not allowed' });
@@ -741,9 +655,7 @@ export class BinanceFuturesTradingSim {
       const total = this.engine.accounts.position(r.account, VENUE, r.symbol).realizedPnl;
       rp = total.minus(this.realized.get(key) ?? new Money(0)).toFixed();
       this.realized.set(key, total);
-      let log = this.fillLog.get(r.account);
-      if (!log) this.fillLog.set(r.account, (log = []));
-      log.push({ ...f, realizedPnl: rp });
+      this.fillLog.record(r.account, { ...f, realizedPnl: rp });
     }
     const x = f ? 'TRADE' : o.status === 'NEW' ? 'NEW' : o.status === 'CANCELED' ? 'CANCELED' : 'EXPIRED';
     const update = {
@@ -820,31 +732,15 @@ export class BinanceFuturesTradingSim {
 
   /** Sends to every stream of the account's active listenKey. */
   private push(account: string, text: string): void {
-    const key = this.activeKey.get(account);
-    const lk = key ? this.listenKeys.get(key) : undefined;
-    if (!lk || lk.expiresAt <= this.host.now()) return;
-    for (const ws of lk.sockets) this.deliver(ws, text);
+    this.streams.push(account, this.host.now(), text, (ws, t) => this.deliver(ws, t));
   }
 
   private deliver(ws: WebSocket, text: string): void {
-    if (ws.readyState !== WebSocket.OPEN) return;
-    const faults = this.host.faults;
-    if (faults.isStalled(VENUE, this.host.now())) return;
-    const delay = faults.latencyOf(VENUE);
-    if (delay > 0) setTimeout(() => ws.readyState === WebSocket.OPEN && ws.send(text), delay);
-    else ws.send(text);
+    deliverText(this.host, VENUE, ws, text);
   }
 
   private sweepListenKeys(now: number): void {
-    for (const lk of this.listenKeys.values()) {
-      if (lk.expiresAt > now || lk.sockets.size === 0) continue;
-      const msg = JSON.stringify({ e: 'listenKeyExpired', E: now, listenKey: lk.key });
-      for (const ws of lk.sockets) {
-        this.deliver(ws, msg);
-        ws.close(1000, 'listenKey expired');
-      }
-      lk.sockets.clear();
-    }
+    this.streams.sweep(now, (ws, text) => this.deliver(ws, text));
   }
 
   // ------------------------------------------------------------------------------ WebSocket API
@@ -931,13 +827,31 @@ export class BinanceFuturesTradingSim {
   }
 }
 
-function required(p: (name: string) => string | undefined, name: string): string {
+/** The timestamp / recvWindow rule (-1021, -1102, -1131), after any scripted timestamp fault. */
+export function checkBinanceTiming(
+  faults: BinanceTradingFaults,
+  host: { readonly now: () => number },
+  ts: string | null | undefined,
+  recvWindow: string | null | undefined,
+): void {
+  if (faults.takeTimestamp()) throw new ApiFailure(ERR.timestamp);
+  if (ts === null || ts === undefined || !/^\d+$/.test(ts)) throw new ApiFailure(mandatory('timestamp'));
+  const rw = recvWindow === null || recvWindow === undefined ? 5000 : Number(recvWindow);
+  if (!Number.isFinite(rw) || rw <= 0 || rw > BINANCE_MAX_RECV_WINDOW_MS) {
+    throw new ApiFailure({ status: 400, code: -1131, msg: 'recvWindow must be less than 60000' });
+  }
+  const now = host.now();
+  const t = Number(ts);
+  if (!timestampAcceptable(t, now, rw)) throw new ApiFailure(t >= now + 1000 ? ERR.ahead : ERR.timestamp);
+}
+
+export function required(p: (name: string) => string | undefined, name: string): string {
   const v = p(name);
   if (v === undefined || v === '') throw new ApiFailure(mandatory(name));
   return v;
 }
 
-function rejectFailure(r: SimReject): ApiFailure {
+export function rejectFailure(r: SimReject): ApiFailure {
   return new ApiFailure({ status: 400, code: Number(r.code), msg: r.message });
 }
 
@@ -959,16 +873,4 @@ function paramText(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return JSON.stringify(v) ?? '';
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function rawText(data: unknown): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return String(data);
 }

@@ -38,16 +38,34 @@ import { WebSocket } from 'ws';
 import type { L2Book } from '#core/book.ts';
 import { fromSteps } from '#core/grid.ts';
 import { Money } from '#core/money.ts';
-import {
-  BINANCE_MAX_RECV_WINDOW_MS,
-  timestampAcceptable,
-  verifyBinanceRequest,
-} from '#venues/binance/signing.ts';
+import { verifyBinanceRequest } from '#venues/binance/signing.ts';
 import type { SimAccountsConfig } from './accounts.ts';
-import type { BinanceTradingHost, SimApiAccount } from './binance-trading.ts';
-import { BinanceTradingFaults, SIM_API_KEY, SIM_API_SECRET } from './binance-trading.ts';
-import type { SimFill, SimInstrumentSpec, SimOrder, SimOrderRequest, SimReject } from './matching.ts';
-import { MatchingEngine, parseOrderAmounts, simInstrumentSpecs } from './matching.ts';
+import type { ApiError, BinanceTradingHost, SimApiAccount } from './binance-trading.ts';
+import {
+  ApiFailure,
+  BINANCE_ERR,
+  BinanceTradingFaults,
+  checkBinanceTiming,
+  CLIENT_ID,
+  mandatory,
+  rejectFailure,
+  required,
+  SIM_API_KEY,
+  SIM_API_SECRET,
+} from './binance-trading.ts';
+import type { MatchingEngine, SimFill, SimInstrumentSpec, SimOrder, SimOrderRequest } from './matching.ts';
+import { parseOrderAmounts } from './matching.ts';
+import type { Send } from './trading-common.ts';
+import {
+  accountRegistry,
+  deliverText,
+  FillLog,
+  header,
+  ListenKeyStreams,
+  logBounded,
+  readBody,
+  tradingEngine,
+} from './trading-common.ts';
 
 const VENUE = 'binance-us' as const;
 
@@ -63,44 +81,12 @@ export interface BinanceUsTradingSimOptions {
   readonly takerFee?: string;
 }
 
-type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
-
-interface ApiError {
-  readonly status: number;
-  readonly code: number;
-  readonly msg: string;
-}
-
-interface ListenKey {
-  readonly key: string;
-  readonly account: string;
-  expiresAt: number;
-  readonly sockets: Set<WebSocket>;
-}
-
 const ERR = {
-  apiKey: { status: 401, code: -2015, msg: 'Invalid API-key, IP, or permissions for action.' },
-  signature: { status: 400, code: -1022, msg: 'Signature for this request is not valid.' },
-  timestamp: { status: 400, code: -1021, msg: 'Timestamp for this request is outside of the recvWindow.' },
-  ahead: {
-    status: 400,
-    code: -1021,
-    msg: "Timestamp for this request was 1000ms ahead of the server's time.",
-  },
-  noOrder: { status: 400, code: -2013, msg: 'Order does not exist.' },
+  ...BINANCE_ERR,
   cancelUnknown: { status: 400, code: -2011, msg: 'Unknown order sent.' },
-  noListenKey: { status: 400, code: -1125, msg: 'This listenKey does not exist.' },
-  unknown: { status: 503, code: -1000, msg: 'Unknown error, please check your request or try again later.' },
   badSymbol: { status: 400, code: -1121, msg: 'Invalid symbol.' },
 } as const satisfies Record<string, ApiError>;
 
-const mandatory = (name: string): ApiError => ({
-  status: 400,
-  code: -1102,
-  msg: `Mandatory parameter '${name}' was not sent, was empty/null, or malformed.`,
-});
-
-const CLIENT_ID = /^[.A-Z:/a-z0-9_-]{1,36}$/;
 const SIGNED_PATHS = new Set([
   'POST /api/v3/order',
   'DELETE /api/v3/order',
@@ -111,24 +97,14 @@ const SIGNED_PATHS = new Set([
   'GET /api/v3/myTrades',
 ]);
 
-class ApiFailure extends Error {
-  readonly err: ApiError;
-  constructor(err: ApiError) {
-    super(err.msg);
-    this.err = err;
-  }
-}
-
 export class BinanceUsTradingSim {
   readonly faults = new BinanceTradingFaults();
   readonly engine: MatchingEngine;
   private readonly host: BinanceTradingHost;
   private readonly specs: Map<string, SimInstrumentSpec>;
-  private readonly byKey = new Map<string, { secret: string; account: string }>();
-  private readonly listenKeys = new Map<string, ListenKey>();
-  private readonly activeKey = new Map<string, string>();
-  private readonly validityMs: number;
-  private readonly fillLog = new Map<string, SimFill[]>();
+  private readonly byKey: Map<string, { secret: string; account: string }>;
+  private readonly streams: ListenKeyStreams;
+  private readonly fillLog = new FillLog<SimFill>();
   /** The client id of the cancel being processed (executionReport `c` on CANCELED). */
   private cancelId: string | null = null;
   /** Recent REST requests "METHOD /path" (for tests). */
@@ -136,38 +112,24 @@ export class BinanceUsTradingSim {
 
   constructor(host: BinanceTradingHost, opts: BinanceUsTradingSimOptions = {}) {
     this.host = host;
-    this.validityMs = opts.listenKeyValidityMs ?? 60 * 60_000;
-    const accounts = opts.accounts ?? [{ apiKey: SIM_API_KEY, secret: SIM_API_SECRET, account: 'sim' }];
-    for (const a of accounts) this.byKey.set(a.apiKey, { secret: a.secret, account: a.account ?? a.apiKey });
-    const fees: { makerFee?: string; takerFee?: string } = {};
-    if (opts.makerFee !== undefined) fees.makerFee = opts.makerFee;
-    if (opts.takerFee !== undefined) fees.takerFee = opts.takerFee;
-    this.specs = simInstrumentSpecs(
-      host.symbols.filter((s) => s.venue === VENUE),
-      () => fees,
-    );
-    this.engine = new MatchingEngine({
-      instruments: this.specs,
-      ...(opts.ledger ? { accounts: opts.ledger } : {}),
-      onOrderUpdate: (o, f) => this.onOrderUpdate(o, f),
-    });
+    this.streams = new ListenKeyStreams(opts.listenKeyValidityMs ?? 60 * 60_000);
+    this.byKey = accountRegistry(opts.accounts, { apiKey: SIM_API_KEY, secret: SIM_API_SECRET });
+    const t = tradingEngine(VENUE, host, opts, (o, f) => this.onOrderUpdate(o, f));
+    this.specs = t.specs;
+    this.engine = t.engine;
   }
 
   /** Every fill of an account so far, in order. */
   fills(account = 'sim'): readonly SimFill[] {
-    return this.fillLog.get(account) ?? [];
+    return this.fillLog.of(account);
   }
 
   listenKeyOf(account = 'sim'): string | undefined {
-    const key = this.activeKey.get(account);
-    const lk = key ? this.listenKeys.get(key) : undefined;
-    return lk && lk.expiresAt > this.host.now() ? lk.key : undefined;
+    return this.streams.liveOf(account, this.host.now())?.key;
   }
 
   connectionCount(): number {
-    let n = 0;
-    for (const k of this.listenKeys.values()) n += k.sockets.size;
-    return n;
+    return this.streams.socketCount();
   }
 
   // ------------------------------------------------------------------------------ hooks
@@ -178,22 +140,14 @@ export class BinanceUsTradingSim {
   }
 
   handlesUpgrade(path: string): boolean {
-    return path.startsWith('/ws/') && this.listenKeys.has(path.slice(4));
+    return path.startsWith('/ws/') && this.streams.has(path.slice(4));
   }
 
   onConnection(path: string, ws: WebSocket): void {
     ws.on('ping', (data) => {
       if (!this.host.faults.isStalled(VENUE, this.host.now())) ws.pong(data);
     });
-    const lk = this.listenKeys.get(path.slice(4));
-    if (!lk || lk.expiresAt <= this.host.now()) {
-      ws.close(1008, 'listenKey expired');
-      return;
-    }
-    lk.sockets.add(ws);
-    const gone = () => lk.sockets.delete(ws);
-    ws.on('close', gone);
-    ws.on('error', gone);
+    this.streams.attach(path.slice(4), ws, () => this.host.now());
   }
 
   handlesHttp(method: string, path: string): boolean {
@@ -201,13 +155,9 @@ export class BinanceUsTradingSim {
   }
 
   onHttp(req: IncomingMessage, url: URL, path: string, send: Send): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+    readBody(req, (body) => {
       const method = req.method ?? 'GET';
-      this.requests.push({ what: `${method} ${path}`, ts: this.host.now() });
-      if (this.requests.length > 10_000) this.requests.splice(0, 5_000);
+      logBounded(this.requests, { what: `${method} ${path}`, ts: this.host.now() });
       try {
         this.serveHttp(method, path, url, body, header(req, 'x-mbx-apikey'), send);
       } catch (err) {
@@ -218,21 +168,11 @@ export class BinanceUsTradingSim {
   }
 
   dropUserStreams(): number {
-    let n = 0;
-    for (const lk of this.listenKeys.values()) {
-      for (const ws of lk.sockets) {
-        ws.terminate();
-        n++;
-      }
-      lk.sockets.clear();
-    }
-    return n;
+    return this.streams.dropAll();
   }
 
   expireListenKeys(): void {
-    const now = this.host.now();
-    for (const lk of this.listenKeys.values()) if (lk.expiresAt > now) lk.expiresAt = now;
-    this.sweepListenKeys(now);
+    this.streams.expireAll(this.host.now(), (ws, text) => this.deliver(ws, text));
   }
 
   stop(): void {
@@ -307,17 +247,7 @@ export class BinanceUsTradingSim {
     if (!verifyBinanceRequest(acct.secret, rawQuery, body)) throw new ApiFailure(ERR.signature);
     const params = new URLSearchParams(body);
     for (const [k, v] of new URLSearchParams(rawQuery)) params.set(k, v);
-    if (this.faults.takeTimestamp()) throw new ApiFailure(ERR.timestamp);
-    const ts = params.get('timestamp');
-    if (ts === null || !/^\d+$/.test(ts)) throw new ApiFailure(mandatory('timestamp'));
-    const rwText = params.get('recvWindow');
-    const rw = rwText === null ? 5000 : Number(rwText);
-    if (!Number.isFinite(rw) || rw <= 0 || rw > BINANCE_MAX_RECV_WINDOW_MS) {
-      throw new ApiFailure({ status: 400, code: -1131, msg: 'recvWindow must be less than 60000' });
-    }
-    const now = this.host.now();
-    const t = Number(ts);
-    if (!timestampAcceptable(t, now, rw)) throw new ApiFailure(t >= now + 1000 ? ERR.ahead : ERR.timestamp);
+    checkBinanceTiming(this.faults, this.host, params.get('timestamp'), params.get('recvWindow'));
     return acct.account;
   }
 
@@ -332,39 +262,21 @@ export class BinanceUsTradingSim {
     if (!acct) return send(ERR.apiKey.status, { code: ERR.apiKey.code, msg: ERR.apiKey.msg });
     const now = this.host.now();
     if (method === 'POST') {
-      const key = this.activeKey.get(acct.account);
-      const live = key ? this.listenKeys.get(key) : undefined;
-      if (live && live.expiresAt > now) {
-        live.expiresAt = now + this.validityMs;
-        return send(200, { listenKey: live.key });
-      }
-      const fresh: ListenKey = {
-        key: randomBytes(32).toString('hex'),
-        account: acct.account,
-        expiresAt: now + this.validityMs,
-        sockets: new Set(),
-      };
-      this.listenKeys.set(fresh.key, fresh);
-      this.activeKey.set(acct.account, fresh.key);
-      return send(200, { listenKey: fresh.key });
+      return send(200, { listenKey: this.streams.open(acct.account, now) });
     }
     const params = new URLSearchParams(body);
     for (const [k, v] of new URLSearchParams(rawQuery)) params.set(k, v);
     const named = params.get('listenKey');
     if (!named) return send(400, mandatoryBody('listenKey'));
-    const lk = this.listenKeys.get(named);
+    const lk = this.streams.get(named);
     const live = lk && lk.account === acct.account && lk.expiresAt > now ? lk : undefined;
     if (method === 'PUT') {
       if (!live) return send(400, { code: ERR.noListenKey.code, msg: ERR.noListenKey.msg });
-      live.expiresAt = now + this.validityMs;
+      this.streams.keepAlive(live, now);
       return send(200, {});
     }
     if (method === 'DELETE') {
-      if (live) {
-        live.expiresAt = now;
-        for (const ws of live.sockets) ws.close(1000, 'listenKey deleted');
-        live.sockets.clear();
-      }
+      if (live) this.streams.close(live, now);
       return send(200, {});
     }
     send(405, { code: -1, msg: 'Method not allowed' });
@@ -599,9 +511,7 @@ export class BinanceUsTradingSim {
     const spec = this.specs.get(`${VENUE} ${r.symbol}`) as SimInstrumentSpec;
     const now = this.host.now();
     if (f) {
-      let log = this.fillLog.get(r.account);
-      if (!log) this.fillLog.set(r.account, (log = []));
-      log.push(f);
+      this.fillLog.record(r.account, f);
     }
     const x = f ? 'TRADE' : o.status === 'NEW' ? 'NEW' : o.status === 'CANCELED' ? 'CANCELED' : 'EXPIRED';
     const canceled = x === 'CANCELED';
@@ -650,31 +560,15 @@ export class BinanceUsTradingSim {
   }
 
   private push(account: string, text: string): void {
-    const key = this.activeKey.get(account);
-    const lk = key ? this.listenKeys.get(key) : undefined;
-    if (!lk || lk.expiresAt <= this.host.now()) return;
-    for (const ws of lk.sockets) this.deliver(ws, text);
+    this.streams.push(account, this.host.now(), text, (ws, t) => this.deliver(ws, t));
   }
 
   private deliver(ws: WebSocket, text: string): void {
-    if (ws.readyState !== WebSocket.OPEN) return;
-    const faults = this.host.faults;
-    if (faults.isStalled(VENUE, this.host.now())) return;
-    const delay = faults.latencyOf(VENUE);
-    if (delay > 0) setTimeout(() => ws.readyState === WebSocket.OPEN && ws.send(text), delay);
-    else ws.send(text);
+    deliverText(this.host, VENUE, ws, text);
   }
 
   private sweepListenKeys(now: number): void {
-    for (const lk of this.listenKeys.values()) {
-      if (lk.expiresAt > now || lk.sockets.size === 0) continue;
-      const msg = JSON.stringify({ e: 'listenKeyExpired', E: now, listenKey: lk.key });
-      for (const ws of lk.sockets) {
-        this.deliver(ws, msg);
-        ws.close(1000, 'listenKey expired');
-      }
-      lk.sockets.clear();
-    }
+    this.streams.sweep(now, (ws, text) => this.deliver(ws, text));
   }
 }
 
@@ -687,22 +581,7 @@ function tifText(r: SimOrderRequest): string {
   return r.type === 'market' || r.timeInForce === 'POST_ONLY' ? 'GTC' : r.timeInForce;
 }
 
-function required(p: (name: string) => string | undefined, name: string): string {
-  const v = p(name);
-  if (v === undefined || v === '') throw new ApiFailure(mandatory(name));
-  return v;
-}
-
 function mandatoryBody(name: string): { code: number; msg: string } {
   const e = mandatory(name);
   return { code: e.code, msg: e.msg };
-}
-
-function rejectFailure(r: SimReject): ApiFailure {
-  return new ApiFailure({ status: 400, code: Number(r.code), msg: r.message });
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }

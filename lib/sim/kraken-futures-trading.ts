@@ -64,10 +64,19 @@ import type { L2Book } from '#core/book.ts';
 import { fromSteps } from '#core/grid.ts';
 import { verifyChallenge, verifyKrakenFutures } from '#venues/kraken-futures/signing.ts';
 import type { SimAccountsConfig } from './accounts.ts';
-import type { FaultPlan } from './faults.ts';
-import type { SimFill, SimInstrumentSpec, SimOrder } from './matching.ts';
-import { MatchingEngine, parseOrderAmounts, simInstrumentSpecs } from './matching.ts';
-import type { SimSymbolConfig } from './symbols.ts';
+import type { MatchingEngine, SimFill, SimInstrumentSpec, SimOrder } from './matching.ts';
+import { parseOrderAmounts } from './matching.ts';
+import type { Send, SimCredential, TradingHost } from './trading-common.ts';
+import {
+  accountRegistry,
+  deliverText,
+  FillLog,
+  header,
+  logBounded,
+  OrderFaults,
+  readBody,
+  tradingEngine,
+} from './trading-common.ts';
 
 const VENUE = 'kraken-futures' as const;
 const API = '/derivatives/api/v3/';
@@ -78,12 +87,8 @@ export const KRAKEN_FUTURES_SIM_API_SECRET = Buffer.from(
   'tradewind simulator kraken futures local-only test secret',
 ).toString('base64');
 
-export interface KrakenFuturesSimAccount {
-  readonly apiKey: string;
-  /** Base64, as Kraken issues them. */
-  readonly secret: string;
-  readonly account?: string;
-}
+/** The secret is base64, as Kraken issues them. */
+export type KrakenFuturesSimAccount = SimCredential;
 
 export interface KrakenFuturesTradingSimOptions {
   readonly accounts?: readonly KrakenFuturesSimAccount[];
@@ -94,40 +99,22 @@ export interface KrakenFuturesTradingSimOptions {
   readonly nonceWindowMs?: number;
 }
 
-export interface KrakenFuturesTradingHost {
-  readonly symbols: readonly SimSymbolConfig[];
-  readonly book: (symbol: string) => L2Book | undefined;
-  readonly now: () => number;
-  readonly faults: FaultPlan;
-}
+export type KrakenFuturesTradingHost = TradingHost;
 
-type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
-
-type OrderFault =
+/** dropAfterPlace, silentAfterPlace, unavailable, rejectOrder(status) (see the module comment). */
+export class KrakenFuturesTradingFaults extends OrderFaults<
   | { readonly kind: 'drop' }
-  | { readonly kind: 'silent' }
   | { readonly kind: 'unavailable' }
-  | { readonly kind: 'reject'; readonly status: string };
-
-export class KrakenFuturesTradingFaults {
-  private readonly orders: OrderFault[] = [];
+  | { readonly kind: 'reject'; readonly status: string }
+> {
   dropAfterPlace(count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'drop' });
-  }
-  silentAfterPlace(count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'silent' });
+    this.enqueue({ kind: 'drop' }, count);
   }
   unavailable(count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'unavailable' });
+    this.enqueue({ kind: 'unavailable' }, count);
   }
   rejectOrder(status: string, count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'reject', status });
-  }
-  clear(): void {
-    this.orders.length = 0;
-  }
-  take(): OrderFault | undefined {
-    return this.orders.shift();
+    this.enqueue({ kind: 'reject', status }, count);
   }
 }
 
@@ -168,11 +155,11 @@ export class KrakenFuturesTradingSim {
   readonly requests: Array<{ what: string; ts: number; nonce: string | undefined }> = [];
   private readonly host: KrakenFuturesTradingHost;
   private readonly specs: Map<string, SimInstrumentSpec>;
-  private readonly byKey = new Map<string, { secret: string; account: string }>();
+  private readonly byKey: Map<string, { secret: string; account: string }>;
   private readonly nonces = new Map<string, { max: bigint; recent: Set<string> }>();
   private readonly nonceWindow: bigint;
   private readonly sockets = new Map<WebSocket, PrivateSocket>();
-  private readonly fillLog = new Map<string, KrakenFuturesRecordedFill[]>();
+  private readonly fillLog = new FillLog<KrakenFuturesRecordedFill>();
   private readonly dms = new Map<string, { timer: ReturnType<typeof setTimeout>; triggerAt: number }>();
   /** Accounts whose cancels right now come from the dead man's switch. */
   private dmsFiring = false;
@@ -183,26 +170,17 @@ export class KrakenFuturesTradingSim {
   constructor(host: KrakenFuturesTradingHost, opts: KrakenFuturesTradingSimOptions = {}) {
     this.host = host;
     this.nonceWindow = BigInt(opts.nonceWindowMs ?? 10_000) * 1000n;
-    const accounts = opts.accounts ?? [
-      { apiKey: KRAKEN_FUTURES_SIM_API_KEY, secret: KRAKEN_FUTURES_SIM_API_SECRET, account: 'sim' },
-    ];
-    for (const a of accounts) this.byKey.set(a.apiKey, { secret: a.secret, account: a.account ?? a.apiKey });
-    const fees: { makerFee?: string; takerFee?: string } = {};
-    if (opts.makerFee !== undefined) fees.makerFee = opts.makerFee;
-    if (opts.takerFee !== undefined) fees.takerFee = opts.takerFee;
-    this.specs = simInstrumentSpecs(
-      host.symbols.filter((s) => s.venue === VENUE),
-      () => fees,
-    );
-    this.engine = new MatchingEngine({
-      instruments: this.specs,
-      ...(opts.ledger ? { accounts: opts.ledger } : {}),
-      onOrderUpdate: (o, f) => this.onOrderUpdate(o, f),
+    this.byKey = accountRegistry(opts.accounts, {
+      apiKey: KRAKEN_FUTURES_SIM_API_KEY,
+      secret: KRAKEN_FUTURES_SIM_API_SECRET,
     });
+    const t = tradingEngine(VENUE, host, opts, (o, f) => this.onOrderUpdate(o, f));
+    this.specs = t.specs;
+    this.engine = t.engine;
   }
 
   fills(account = 'sim'): readonly KrakenFuturesRecordedFill[] {
-    return this.fillLog.get(account) ?? [];
+    return this.fillLog.of(account);
   }
 
   /** Whether the account's dead man's switch is armed, and when it fires. */
@@ -227,15 +205,11 @@ export class KrakenFuturesTradingSim {
   }
 
   onHttp(req: IncomingMessage, url: URL, path: string, send: Send): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+    readBody(req, (body) => {
       const method = req.method ?? 'GET';
       const endpoint = path.slice(API.length);
       const nonce = header(req, 'nonce');
-      this.requests.push({ what: `${method} ${endpoint}`, ts: this.host.now(), nonce });
-      if (this.requests.length > 10_000) this.requests.splice(0, 5_000);
+      logBounded(this.requests, { what: `${method} ${endpoint}`, ts: this.host.now(), nonce });
       const reply = (status: number, json: unknown) => send(status, JSON.stringify(json));
       const now = this.host.now();
       try {
@@ -410,7 +384,7 @@ export class KrakenFuturesTradingSim {
     const symbol = symbolRaw.toUpperCase();
     const spec = this.specs.get(`${VENUE} ${symbol}`);
     if (!spec) return rejected('marketInactive');
-    const fault = this.faults.take();
+    const fault = this.faults.takeOrder();
     if (fault?.kind === 'unavailable') {
       reply(503, { result: 'error', serverTime: receivedTime, error: 'Service Unavailable' });
       return;
@@ -631,9 +605,7 @@ export class KrakenFuturesTradingSim {
     const spec = this.spec(r.symbol);
     if (f) {
       const rec: KrakenFuturesRecordedFill = { ...f, seq: ++this.fillSeq };
-      let log = this.fillLog.get(r.account);
-      if (!log) this.fillLog.set(r.account, (log = []));
-      log.push(rec);
+      this.fillLog.record(r.account, rec);
       this.push(r.account, 'fills', {
         feed: 'fills',
         username: r.account,
@@ -714,12 +686,7 @@ export class KrakenFuturesTradingSim {
 
   private deliver(ws: WebSocket, msg: unknown): void {
     if (ws.readyState !== WebSocket.OPEN) return;
-    const faults = this.host.faults;
-    if (faults.isStalled(VENUE, this.host.now())) return;
-    const text = JSON.stringify(msg);
-    const delay = faults.latencyOf(VENUE);
-    if (delay > 0) setTimeout(() => ws.readyState === WebSocket.OPEN && ws.send(text), delay);
-    else ws.send(text);
+    deliverText(this.host, VENUE, ws, JSON.stringify(msg));
   }
 
   private spec(symbol: string): SimInstrumentSpec {
@@ -731,9 +698,4 @@ function orderTypeOf(o: SimOrder): string {
   const r = o.request;
   if (r.type === 'market') return 'mkt';
   return r.timeInForce === 'POST_ONLY' ? 'post' : r.timeInForce === 'IOC' ? 'ioc' : 'lmt';
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }

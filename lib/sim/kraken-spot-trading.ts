@@ -61,10 +61,20 @@ import { fromSteps } from '#core/grid.ts';
 import { Money } from '#core/money.ts';
 import { krakenNonceOf, verifyKraken } from '#venues/kraken-spot/signing.ts';
 import type { SimAccountsConfig } from './accounts.ts';
-import type { FaultPlan } from './faults.ts';
-import type { SimFill, SimInstrumentSpec, SimOrder, SimOrderRequest } from './matching.ts';
-import { MatchingEngine, parseOrderAmounts, simInstrumentSpecs } from './matching.ts';
-import type { SimSymbolConfig } from './symbols.ts';
+import type { MatchingEngine, SimFill, SimInstrumentSpec, SimOrder, SimOrderRequest } from './matching.ts';
+import { parseOrderAmounts } from './matching.ts';
+import type { Send, SimCredential, TradingHost } from './trading-common.ts';
+import {
+  accountRegistry,
+  deliverText,
+  FillLog,
+  header,
+  logBounded,
+  PlaceAndSignFaults,
+  rawText,
+  readBody,
+  tradingEngine,
+} from './trading-common.ts';
 
 const VENUE = 'kraken-spot' as const;
 
@@ -76,13 +86,8 @@ export const KRAKEN_WS_AUTH_PATH = '/v2-auth';
 const TOKEN_UNUSED_MS = 15 * 60_000;
 const SNAP_TRADES = 50;
 
-export interface KrakenSimApiAccount {
-  readonly apiKey: string;
-  /** Base64, as Kraken issues them. */
-  readonly secret: string;
-  /** Ledger account name (default: the API key). */
-  readonly account?: string;
-}
+/** The secret is base64, as Kraken issues them. */
+export type KrakenSimApiAccount = SimCredential;
 
 export interface KrakenSpotTradingSimOptions {
   readonly accounts?: readonly KrakenSimApiAccount[];
@@ -91,53 +96,23 @@ export interface KrakenSpotTradingSimOptions {
   readonly takerFee?: string;
 }
 
-export interface KrakenSpotTradingHost {
-  readonly symbols: readonly SimSymbolConfig[];
-  readonly book: (symbol: string) => L2Book | undefined;
-  readonly now: () => number;
-  readonly faults: FaultPlan;
-}
+export type KrakenSpotTradingHost = TradingHost;
 
-type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
-
-type OrderFault =
-  | { readonly kind: 'unknown' }
-  | { readonly kind: 'silent' }
-  | { readonly kind: 'reject'; readonly error: string };
-
-export class KrakenSpotTradingFaults {
-  private readonly orders: OrderFault[] = [];
-  private nonce = 0;
-
-  unknownAfterPlace(count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'unknown' });
-  }
-
-  silentAfterPlace(count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'silent' });
-  }
-
+/** unknownAfterPlace, silentAfterPlace, rejectOrder(error), invalidNonce (see the module comment). */
+export class KrakenSpotTradingFaults extends PlaceAndSignFaults<{
+  readonly kind: 'reject';
+  readonly error: string;
+}> {
   rejectOrder(error: string, count = 1): void {
-    for (let i = 0; i < count; i++) this.orders.push({ kind: 'reject', error });
+    this.enqueue({ kind: 'reject', error }, count);
   }
 
   invalidNonce(count = 1): void {
-    this.nonce += count;
-  }
-
-  clear(): void {
-    this.orders.length = 0;
-    this.nonce = 0;
-  }
-
-  takeOrder(): OrderFault | undefined {
-    return this.orders.shift();
+    this.failSigned(count);
   }
 
   takeNonce(): boolean {
-    if (this.nonce <= 0) return false;
-    this.nonce--;
-    return true;
+    return this.takeSigned();
   }
 }
 
@@ -203,12 +178,12 @@ export class KrakenSpotTradingSim {
   readonly engine: MatchingEngine;
   private readonly host: KrakenSpotTradingHost;
   private readonly specs: Map<string, SimInstrumentSpec>;
-  private readonly byKey = new Map<string, { secret: string; account: string }>();
+  private readonly byKey: Map<string, { secret: string; account: string }>;
   private readonly lastNonce = new Map<string, bigint>();
   private readonly tokens = new Map<string, Token>();
   private readonly sessions = new Set<Session>();
   private readonly dms = new Map<string, Dms>();
-  private readonly fillLog = new Map<string, SimFill[]>();
+  private readonly fillLog = new FillLog<SimFill>();
   /** How many times the dead man's switch fired, per account (for tests). */
   readonly dmsFired = new Map<string, number>();
   /** Recent requests (for tests): channel and method. */
@@ -216,26 +191,17 @@ export class KrakenSpotTradingSim {
 
   constructor(host: KrakenSpotTradingHost, opts: KrakenSpotTradingSimOptions = {}) {
     this.host = host;
-    const accounts = opts.accounts ?? [
-      { apiKey: SIM_KRAKEN_API_KEY, secret: SIM_KRAKEN_API_SECRET, account: 'sim' },
-    ];
-    for (const a of accounts) this.byKey.set(a.apiKey, { secret: a.secret, account: a.account ?? a.apiKey });
-    const fees: { makerFee?: string; takerFee?: string } = {};
-    if (opts.makerFee !== undefined) fees.makerFee = opts.makerFee;
-    if (opts.takerFee !== undefined) fees.takerFee = opts.takerFee;
-    this.specs = simInstrumentSpecs(
-      host.symbols.filter((s) => s.venue === VENUE),
-      () => fees,
-    );
-    this.engine = new MatchingEngine({
-      instruments: this.specs,
-      ...(opts.ledger ? { accounts: opts.ledger } : {}),
-      onOrderUpdate: (o, f) => this.onOrderUpdate(o, f),
+    this.byKey = accountRegistry(opts.accounts, {
+      apiKey: SIM_KRAKEN_API_KEY,
+      secret: SIM_KRAKEN_API_SECRET,
     });
+    const t = tradingEngine(VENUE, host, opts, (o, f) => this.onOrderUpdate(o, f));
+    this.specs = t.specs;
+    this.engine = t.engine;
   }
 
   fills(account = 'sim'): readonly SimFill[] {
-    return this.fillLog.get(account) ?? [];
+    return this.fillLog.of(account);
   }
 
   /** When the account's dead man's switch fires (ms), or undefined when disarmed. */
@@ -275,17 +241,13 @@ export class KrakenSpotTradingSim {
   }
 
   private log(channel: 'rest' | 'ws', what: string): void {
-    this.requests.push({ channel, what, ts: this.host.now() });
-    if (this.requests.length > 10_000) this.requests.splice(0, 5_000);
+    logBounded(this.requests, { channel, what, ts: this.host.now() });
   }
 
   // ------------------------------------------------------------------------------ REST
 
   onHttp(req: IncomingMessage, path: string, send: Send): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+    readBody(req, (body) => {
       const method = path.slice('/0/private/'.length);
       this.log('rest', method);
       const reply = (result: unknown) => send(200, { error: [], result });
@@ -715,9 +677,7 @@ export class KrakenSpotTradingSim {
     if (r.venue !== VENUE) return;
     const out: unknown[] = [];
     if (f) {
-      let log = this.fillLog.get(r.account);
-      if (!log) this.fillLog.set(r.account, (log = []));
-      log.push(f);
+      this.fillLog.record(r.account, f);
       out.push(this.tradeExec(o, f));
       if (o.status === 'FILLED') out.push(this.orderExec(o, 'filled'));
     } else if (o.status === 'NEW') out.push(this.orderExec(o, 'new'));
@@ -782,13 +742,7 @@ export class KrakenSpotTradingSim {
   }
 
   private deliver(s: Session, text: string): void {
-    const ws = s.ws;
-    if (ws.readyState !== WebSocket.OPEN) return;
-    const faults = this.host.faults;
-    if (faults.isStalled(VENUE, this.host.now())) return;
-    const delay = faults.latencyOf(VENUE);
-    if (delay > 0) setTimeout(() => ws.readyState === WebSocket.OPEN && ws.send(text), delay);
-    else ws.send(text);
+    deliverText(this.host, VENUE, s.ws, text);
   }
 }
 
@@ -868,16 +822,4 @@ export function parseExact(text: string): unknown {
 /** A number param's exact text (numbers arrive as their source text from parseExact). */
 function numText(v: unknown): string | undefined {
   return typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? v : undefined;
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function rawText(data: unknown): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data as Buffer[]).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return String(data);
 }

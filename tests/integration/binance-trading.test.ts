@@ -4,10 +4,8 @@
  * REST fallback, the user data stream, and the failures that decide whether money is safe: unknown
  * outcomes, timeouts, -1021, bad signatures, dropped streams.
  */
-import { inspect } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { encodeClientOrderId } from '#core/client-order-id.ts';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import { buildSignedQuery } from '#venues/binance/signing.ts';
@@ -16,28 +14,26 @@ import { BinanceFuturesTrading, tradingEndpointsFor } from '#venues/binance/trad
 import type { UserEvent } from '#venues/trading.ts';
 import { SIM_API_KEY, SIM_API_SECRET } from '#sim/binance-trading.ts';
 import type { BinanceTradingSimOptions } from '#sim/binance-trading.ts';
-import { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import type { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import {
+  cleanupsAfterEach,
+  clientIds,
+  clientTexts,
+  errorTexts,
+  eventQueries,
+  manualIntent,
+  passivePrice,
+  rejectionOf,
+  sleep,
+  startSim,
+  until,
+} from '#tests/support/trading-harness.ts';
 
 const SYMBOL = 'BTCUSDT';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
-async function until(cond: () => boolean, timeoutMs = 3000, stepMs = 10): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(stepMs);
-  }
-}
-
-let seq = 0;
 /** A new deterministic client order id per call (shard 1, epoch 7). */
-function nextId(): string {
-  return encodeClientOrderId({ shard: 1, epoch: 7, seq: ++seq });
-}
+const nextId = clientIds(1, 7);
 
 function intent(
   side: OrderSide,
@@ -47,28 +43,23 @@ function intent(
   timeInForce: TimeInForce = 'GTC',
   clientOrderId = nextId(),
 ): OrderIntent {
-  return {
+  return manualIntent({
     clientOrderId,
     venue: 'binance-futures',
     symbol: SYMBOL,
     side,
     type,
-    timeInForce,
-    priceTicks,
     qtyLots,
-    reduceOnly: false,
-    purpose: 'manual',
-    createdTs: Date.now(),
-  };
+    priceTicks,
+    timeInForce,
+  });
 }
 
 async function setup(
   clientOpts: Partial<BinanceFuturesTradingOptions> = {},
   simOpts: BinanceTradingSimOptions = {},
 ) {
-  const sim = new ExchangeSimulator({ intervalMs: 50, seed: 11, binanceTrading: simOpts });
-  await sim.start();
-  cleanups.push(() => sim.stop());
+  const sim = await startSim(cleanups, { seed: 11, binanceTrading: simOpts });
   const events: UserEvent[] = [];
   const diagnostics: TradingDiagnostic[] = [];
   const client = new BinanceFuturesTrading({
@@ -91,13 +82,9 @@ async function setup(
     events.filter(
       (e): e is { type: 'fill'; fill: Fill } => e.type === 'fill' && e.fill.clientOrderId === clientOrderId,
     );
-  const statusesOf = (clientOrderId: string) =>
-    events.flatMap((e) =>
-      e.type === 'order' && e.state.clientOrderId === clientOrderId ? [e.state.status] : [],
-    );
+  const { statusesOf } = eventQueries(events);
   /** A passive price `away` ticks behind the touch. */
-  const passive = (side: OrderSide, away = 200) =>
-    side === 'buy' ? book().bestBid() - away : book().bestAsk() + away;
+  const passive = (side: OrderSide, away = 200) => passivePrice(book(), side, away);
   return { sim, client, events, diagnostics, inst, book, fillsOf, statusesOf, passive };
 }
 
@@ -251,15 +238,12 @@ describe('Binance USD-M trading against the simulator', () => {
         () => client.positions(),
         () => client.cancelAll(SYMBOL),
       ]) {
-        const err = await call().then(
-          () => new Error('expected a rejection'),
-          (e: unknown) => e as Error,
-        );
+        const err = await rejectionOf(call);
         expect(err.message).toMatch(/-1022/);
-        seen.push(err.message, String(err.stack), inspect(err, { depth: 10 }));
+        seen.push(...errorTexts(err));
       }
       seen.push(JSON.stringify(await client.cancel(SYMBOL, 'x')));
-      seen.push(JSON.stringify(events), JSON.stringify(diagnostics), inspect(client, { depth: 10 }));
+      seen.push(...clientTexts(events, diagnostics, client));
     }
     expect(seen.join('\n')).not.toContain(secret);
   });

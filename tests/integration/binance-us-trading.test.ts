@@ -3,9 +3,7 @@
  * against the simulator's private API (lib/sim/binance-us-trading.ts) over real sockets. Plus the
  * Binance USD-M dead man's switch (countdownCancelAll) of lib/venues/binance/trading-client.ts.
  */
-import { inspect } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
-import { encodeClientOrderId } from '#core/client-order-id.ts';
+import { describe, expect, it } from 'vitest';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import { buildSignedQuery } from '#venues/binance/signing.ts';
@@ -15,25 +13,24 @@ import type { BinanceUsTradingOptions } from '#venues/binance/us-trading-client.
 import { BinanceUsTrading } from '#venues/binance/us-trading-client.ts';
 import type { UserEvent } from '#venues/trading.ts';
 import { SIM_API_KEY, SIM_API_SECRET } from '#sim/binance-trading.ts';
-import { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import type { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import {
+  cleanupsAfterEach,
+  clientIds,
+  clientTexts,
+  errorTexts,
+  eventQueries,
+  manualIntent,
+  passivePrice,
+  rejectionOf,
+  sleep,
+  startSim,
+  until,
+} from '#tests/support/trading-harness.ts';
 
 const SYMBOL = 'BTCUSDT';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function until(cond: () => boolean, timeoutMs = 3000, stepMs = 10): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(stepMs);
-  }
-}
-
-let seq = 0;
-const nextId = () => encodeClientOrderId({ shard: 2, epoch: 3, seq: ++seq });
+const cleanups = cleanupsAfterEach();
+const nextId = clientIds(2, 3);
 
 function intent(
   side: OrderSide,
@@ -43,25 +40,20 @@ function intent(
   timeInForce: TimeInForce = 'GTC',
   venue: 'binance-us' | 'binance-futures' = 'binance-us',
 ): OrderIntent {
-  return {
+  return manualIntent({
     clientOrderId: nextId(),
     venue,
     symbol: SYMBOL,
     side,
     type,
-    timeInForce,
-    priceTicks,
     qtyLots,
-    reduceOnly: false,
-    purpose: 'manual',
-    createdTs: Date.now(),
-  };
+    priceTicks,
+    timeInForce,
+  });
 }
 
 async function setup(clientOpts: Partial<BinanceUsTradingOptions> = {}) {
-  const sim = new ExchangeSimulator({ intervalMs: 50, seed: 13 });
-  await sim.start();
-  cleanups.push(() => sim.stop());
+  const sim = await startSim(cleanups, { seed: 13 });
   const events: UserEvent[] = [];
   const diagnostics: TradingDiagnostic[] = [];
   const client = new BinanceUsTrading({
@@ -79,12 +71,8 @@ async function setup(clientOpts: Partial<BinanceUsTradingOptions> = {}) {
   const inst = client.instrumentSet.get(SYMBOL) as Instrument;
   expect(inst).toBeDefined();
   const book = () => sim.truth('binance-us', SYMBOL);
-  const fillsOf = (id: string) =>
-    events.flatMap((e) => (e.type === 'fill' && e.fill.clientOrderId === id ? [e.fill] : []));
-  const statusesOf = (id: string) =>
-    events.flatMap((e) => (e.type === 'order' && e.state.clientOrderId === id ? [e.state.status] : []));
-  const passive = (side: OrderSide, away = 20_000) =>
-    side === 'buy' ? book().bestBid() - away : book().bestAsk() + away;
+  const { fillsOf, statusesOf } = eventQueries(events);
+  const passive = (side: OrderSide, away = 20_000) => passivePrice(book(), side, away);
   return { sim, client, events, diagnostics, inst, book, fillsOf, statusesOf, passive };
 }
 
@@ -236,14 +224,11 @@ describe('Binance.US spot trading against the simulator', () => {
       () => client.cancelAll(SYMBOL),
       () => client.fillsSince(SYMBOL, 0),
     ]) {
-      const err = await call().then(
-        () => new Error('expected a rejection'),
-        (e: unknown) => e as Error,
-      );
+      const err = await rejectionOf(call);
       expect(err.message).toMatch(/-1022/);
-      seen.push(err.message, String(err.stack), inspect(err, { depth: 10 }));
+      seen.push(...errorTexts(err));
     }
-    seen.push(JSON.stringify(events), JSON.stringify(diagnostics), inspect(client, { depth: 10 }));
+    seen.push(...clientTexts(events, diagnostics, client));
     expect(seen.join('\n')).not.toContain(secret);
   });
 
@@ -325,9 +310,7 @@ describe('Binance.US spot trading against the simulator', () => {
 
 describe("Binance USD-M dead man's switch (countdownCancelAll)", () => {
   it('armed and refreshed while healthy; a dead engine stops refreshing and the venue cancels the resting orders', async () => {
-    const sim = new ExchangeSimulator({ intervalMs: 50, seed: 17 });
-    await sim.start();
-    cleanups.push(() => sim.stop());
+    const sim = await startSim(cleanups, { seed: 17 });
     let alive = true;
     const events: UserEvent[] = [];
     const diagnostics: TradingDiagnostic[] = [];

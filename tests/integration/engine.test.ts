@@ -155,14 +155,14 @@ describe('engine (simulator, real sockets, real adapters)', () => {
     const { engine, journal } = engineFor(env);
     env.sim.binanceTrading.faults.unknownAfterPlace(3);
     await engine.start();
-    await until(() => engine.tradingState === 'HALTED', 60_000, 'the circuit breaker');
+    await until(() => engine.tradingState === 'HALTED', 100_000, 'the circuit breaker');
     expect(journal.records.some((r) => r.kind === 'engine' && r.event === 'circuit-open')).toBe(true);
     // HALTED is not a kill: nothing is flattened, nothing more is sent.
     expect(engine.killFlag).toBeNull();
     const sent = engine.snapshot().orders;
     await sleep(1500);
     expect(engine.snapshot().orders).toBe(sent);
-  }, 90_000);
+  }, 130_000);
 
   it('an order answered by nothing (timeout, then 503 unknown) is resolved from the venue: no duplicate, no lost fill', async () => {
     const env = await startSim();

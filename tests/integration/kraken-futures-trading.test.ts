@@ -3,8 +3,7 @@
  * against the simulator's private API (lib/sim/kraken-futures-trading.ts) over real sockets.
  */
 import { inspect } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
-import { encodeClientOrderId } from '#core/client-order-id.ts';
+import { describe, expect, it } from 'vitest';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import type {
@@ -17,25 +16,20 @@ import {
 } from '#venues/kraken-futures/trading-client.ts';
 import type { UserEvent } from '#venues/trading.ts';
 import { KRAKEN_FUTURES_SIM_API_KEY, KRAKEN_FUTURES_SIM_API_SECRET } from '#sim/kraken-futures-trading.ts';
-import { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import {
+  cleanupsAfterEach,
+  clientIds,
+  eventQueries,
+  manualIntent,
+  passivePrice,
+  sleep,
+  startSim,
+  until,
+} from '#tests/support/trading-harness.ts';
 
 const SYMBOL = 'PF_XBTUSD';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function until(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(10);
-  }
-}
-
-let seq = 0;
-const nextId = () => encodeClientOrderId({ shard: 2, epoch: 9, seq: ++seq });
+const cleanups = cleanupsAfterEach();
+const nextId = clientIds(2, 9);
 
 function intent(
   side: OrderSide,
@@ -45,25 +39,21 @@ function intent(
   timeInForce: TimeInForce = 'GTC',
   reduceOnly = false,
 ): OrderIntent {
-  return {
+  return manualIntent({
     clientOrderId: nextId(),
     venue: 'kraken-futures',
     symbol: SYMBOL,
     side,
     type,
-    timeInForce,
-    priceTicks,
     qtyLots,
+    priceTicks,
+    timeInForce,
     reduceOnly,
-    purpose: 'manual',
-    createdTs: Date.now(),
-  };
+  });
 }
 
 async function setup(clientOpts: Partial<KrakenFuturesTradingOptions> = {}) {
-  const sim = new ExchangeSimulator({ intervalMs: 50, seed: 5 });
-  await sim.start();
-  cleanups.push(() => sim.stop());
+  const sim = await startSim(cleanups, { seed: 5 });
   const events: UserEvent[] = [];
   const diagnostics: KrakenFuturesDiagnostic[] = [];
   const client = new KrakenFuturesTrading({
@@ -83,12 +73,8 @@ async function setup(clientOpts: Partial<KrakenFuturesTradingOptions> = {}) {
   expect(inst).toBeDefined();
   const kf = sim.krakenFuturesTrading;
   const book = () => sim.truth('kraken-futures', SYMBOL);
-  const fillsOf = (id: string) =>
-    events.flatMap((e) => (e.type === 'fill' && e.fill.clientOrderId === id ? [e.fill] : []));
-  const statusesOf = (id: string) =>
-    events.flatMap((e) => (e.type === 'order' && e.state.clientOrderId === id ? [e.state.status] : []));
-  const passive = (side: OrderSide, away = 200) =>
-    side === 'buy' ? book().bestBid() - away : book().bestAsk() + away;
+  const { fillsOf, statusesOf } = eventQueries(events);
+  const passive = (side: OrderSide, away = 200) => passivePrice(book(), side, away);
   return { sim, kf, client, events, diagnostics, inst, book, fillsOf, statusesOf, passive };
 }
 

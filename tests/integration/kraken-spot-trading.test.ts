@@ -4,9 +4,7 @@
  * order entry, REST fallback, the executions channel, signing and nonces, the dead man's switch,
  * unknown outcomes, and that the secret never leaks.
  */
-import { inspect } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
-import { encodeClientOrderId } from '#core/client-order-id.ts';
+import { describe, expect, it } from 'vitest';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import { signKraken } from '#venues/kraken-spot/signing.ts';
@@ -17,27 +15,23 @@ import type {
 import { KrakenSpotTrading, krakenTradingEndpointsFor } from '#venues/kraken-spot/trading-client.ts';
 import type { UserEvent } from '#venues/trading.ts';
 import { SIM_KRAKEN_API_KEY, SIM_KRAKEN_API_SECRET } from '#sim/kraken-spot-trading.ts';
-import { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import {
+  cleanupsAfterEach,
+  clientIds,
+  clientTexts,
+  errorTexts,
+  eventQueries,
+  manualIntent,
+  passivePrice,
+  rejectionOf,
+  sleep,
+  startSim,
+  until,
+} from '#tests/support/trading-harness.ts';
 
 const SYMBOL = 'BTC/USD';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function until(cond: () => boolean, timeoutMs = 3000, stepMs = 10): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(stepMs);
-  }
-}
-
-let seq = 0;
-function nextId(): string {
-  return encodeClientOrderId({ shard: 2, epoch: 3, seq: ++seq });
-}
+const cleanups = cleanupsAfterEach();
+const nextId = clientIds(2, 3);
 
 function intent(
   side: OrderSide,
@@ -47,25 +41,20 @@ function intent(
   timeInForce: TimeInForce = 'GTC',
   clientOrderId = nextId(),
 ): OrderIntent {
-  return {
+  return manualIntent({
     clientOrderId,
     venue: 'kraken-spot',
     symbol: SYMBOL,
     side,
     type,
-    timeInForce,
-    priceTicks,
     qtyLots,
-    reduceOnly: false,
-    purpose: 'manual',
-    createdTs: Date.now(),
-  };
+    priceTicks,
+    timeInForce,
+  });
 }
 
 async function setup(clientOpts: Partial<KrakenSpotTradingOptions> = {}) {
-  const sim = new ExchangeSimulator({ intervalMs: 50, seed: 5 });
-  await sim.start();
-  cleanups.push(() => sim.stop());
+  const sim = await startSim(cleanups, { seed: 5 });
   const events: UserEvent[] = [];
   const diagnostics: KrakenTradingDiagnostic[] = [];
   const client = new KrakenSpotTrading({
@@ -80,12 +69,8 @@ async function setup(clientOpts: Partial<KrakenSpotTradingOptions> = {}) {
   });
   cleanups.push(() => client.stop());
   const book = () => sim.truth('kraken-spot', SYMBOL);
-  const statusesOf = (id: string) =>
-    events.flatMap((e) => (e.type === 'order' && e.state.clientOrderId === id ? [e.state.status] : []));
-  const fillsOf = (id: string) =>
-    events.flatMap((e) => (e.type === 'fill' && e.fill.clientOrderId === id ? [e.fill] : []));
-  const passive = (side: OrderSide, away = 2000) =>
-    side === 'buy' ? book().bestBid() - away : book().bestAsk() + away;
+  const { statusesOf, fillsOf } = eventQueries(events);
+  const passive = (side: OrderSide, away = 2000) => passivePrice(book(), side, away);
   const start = async () => {
     await client.start((e) => events.push(e));
     return client.instrumentSet.get(SYMBOL) as Instrument;
@@ -186,25 +171,19 @@ describe('Kraken spot trading against the simulator', () => {
       apiSecret: secret,
       onConnectionEvent: (e) => seen.push(JSON.stringify(e)),
     });
-    const err = await start().then(
-      () => new Error('expected a rejection'),
-      (e: unknown) => e as Error,
-    );
+    const err = await rejectionOf(start);
     expect(err.message).toMatch(/EAPI:Invalid key/);
-    seen.push(err.message, String(err.stack), inspect(err, { depth: 10 }));
+    seen.push(...errorTexts(err));
     for (const call of [
       () => client.openOrders(),
       () => client.positions(),
       () => client.queryOrder(SYMBOL, 'x'),
     ]) {
-      const e = await call().then(
-        () => new Error('expected a rejection'),
-        (x: unknown) => x as Error,
-      );
+      const e = await rejectionOf(call);
       expect(e.message).toMatch(/EAPI:Invalid key/);
-      seen.push(e.message, String(e.stack), inspect(e, { depth: 10 }));
+      seen.push(...errorTexts(e));
     }
-    seen.push(JSON.stringify(events), JSON.stringify(diagnostics), inspect(client, { depth: 10 }));
+    seen.push(...clientTexts(events, diagnostics, client));
     const all = seen.join('\n');
     expect(all).not.toContain(secret);
     expect(all).not.toContain(Buffer.from(secret, 'base64').toString('utf8'));

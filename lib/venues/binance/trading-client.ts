@@ -44,22 +44,25 @@ import type { Instrument } from '#core/instrument.ts';
 import { InstrumentSet } from '#core/instrument.ts';
 import type { Fill, OrderIntent } from '#core/trading.ts';
 import type { BackoffOptions } from '../backoff.ts';
-import type { HttpMethod, JsonResponse } from '../http.ts';
-import { HttpDataError, HttpOperationalError, requestJson } from '../http.ts';
+import { HttpDataError } from '../http.ts';
 import type { RateLimiter } from '../rate-limiter.ts';
 import type {
   CancelResult,
   PlaceResult,
   UserEvent,
   VenueOrderState,
-  VenueOrderStatus,
   VenuePosition,
   VenueTrading,
 } from '../trading.ts';
 import type { ConnectionEvent } from '../ws-connection.ts';
 import { WsConnection } from '../ws-connection.ts';
 import { binanceInstruments } from './instruments.ts';
-import { buildSignedQuery, ServerTimeOffset, signBinance } from './signing.ts';
+import type { TradingDiagnostic, Verdict, WsLiveness } from './binance-rest.ts';
+import { BinanceRest, mapStatus, num, placeVerdictResult, safeMessage, str } from './binance-rest.ts';
+import { FillRecovery } from './fill-recovery.ts';
+import { BinanceUserStream, OpenWaiters } from './user-stream.ts';
+
+export type { TradingDiagnostic, WsLiveness } from './binance-rest.ts';
 
 export interface BinanceFuturesTradingEndpoints {
   /** REST base, e.g. https://fapi.binance.com (simulator: http://127.0.0.1:port/binance-futures). */
@@ -80,33 +83,6 @@ export const BINANCE_FUTURES_TRADING_ENDPOINTS: BinanceFuturesTradingEndpoints =
 export function tradingEndpointsFor(base: { rest: string; ws: string }): BinanceFuturesTradingEndpoints {
   return { rest: base.rest, ws: base.ws, wsApi: `${base.ws}/ws-fapi/v1` };
 }
-
-export interface WsLiveness {
-  /** Ping this often. */
-  readonly pingIntervalMs?: number;
-  /** Open but silent this long (not even a pong) = dead. */
-  readonly silentLimitMs?: number;
-  /** Planned rotation before the venue's 24 h cut. */
-  readonly maxAgeMs?: number;
-}
-
-/** Things worth a log line that are not UserEvents. Never carries keys, secrets or signatures. */
-export type TradingDiagnostic =
-  | { readonly type: 'bad-message'; readonly source: 'user-stream' | 'ws-api'; readonly error: string }
-  | { readonly type: 'late-response'; readonly requestId: string; readonly afterMs: number }
-  | {
-      readonly type: 'listen-key';
-      readonly action: 'created' | 'kept-alive' | 'recreated' | 'failed';
-      readonly detail: string;
-    }
-  | { readonly type: 'time-sync'; readonly ok: boolean; readonly detail: string }
-  | { readonly type: 'recovery'; readonly recoveredFills: number; readonly detail: string }
-  | { readonly type: 'skipped'; readonly detail: string }
-  | {
-      readonly type: 'dead-man-switch';
-      readonly action: 'armed' | 'refreshed' | 'disarmed' | 'failed' | 'unhealthy';
-      readonly detail: string;
-    };
 
 /**
  * Dead man's switch: `POST /fapi/v1/countdownCancelAll` (symbol, countdownTime ms; 0 stops it;
@@ -183,17 +159,7 @@ interface Pending {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
-/** A venue answer sorted into what the caller must do. */
-type Verdict =
-  | { readonly kind: 'unknown'; readonly reason: string }
-  | { readonly kind: 'rejected'; readonly code: string; readonly message: string }
-  | { readonly kind: 'duplicate'; readonly message: string }
-  | { readonly kind: 'timestamp'; readonly message: string };
-
 const MINUTE = 60_000;
-const UNKNOWN_ERROR = /^Unknown error/i;
-/** Trade ids remembered per symbol for deduplication (recovery overlaps the live stream). */
-const SEEN_TRADES_MAX = 20_000;
 
 export class BinanceFuturesTrading implements VenueTrading {
   readonly venue = 'binance-futures' as const;
@@ -201,39 +167,26 @@ export class BinanceFuturesTrading implements VenueTrading {
   private readonly opts: Omit<BinanceFuturesTradingOptions, 'apiSecret'>;
   private readonly clock: Clock;
   private readonly apiKey: string;
-  /** HMAC-SHA256 hex with the secret; the only holder of the secret. */
-  private readonly sign: (payload: string) => string;
-  /** The signed REST parameter string (query or body). */
-  private readonly signQuery: (params: ReadonlyArray<readonly [string, string]>, ts: number) => string;
+  /** Signed REST, server time, listenKey requests, WS API signing; the only holder of the secret. */
+  private readonly http: BinanceRest;
   private readonly recvWindow: number;
   private readonly orderTimeoutMs: number;
-  private readonly time: ServerTimeOffset;
   private instruments: InstrumentSet = new InstrumentSet([]);
   /** Instruments callers passed to place() that the set did not have. */
   private readonly extraInstruments = new Map<string, Instrument>();
   private onEvent: (e: UserEvent) => void = () => {};
 
   private wsApi: WsConnection | null = null;
-  private user: WsConnection | null = null;
-  private listenKey = '';
-  private keepAliveTimer: ReturnType<typeof setTimeout> | null = null;
+  /** listenKey, keepalive and the user data stream connection. */
+  private readonly stream: BinanceUserStream;
+  private readonly waiters = new OpenWaiters();
   private readonly pending = new Map<string, Pending>();
   private readonly lateIds = new Map<string, number>();
   private reqSeq = 0;
   private started = false;
   private stopped = false;
-  /** When the user stream went down (0: it is up, or never was). */
-  private userDownAt = 0;
-  private userWasUp = false;
-  private recovering: Promise<void> | null = null;
-  private replacingKey: Promise<void> | null = null;
-  private openWaiters: Array<{ conn: WsConnection; resolve: () => void }> = [];
-  /** orderId → clientOrderId, from every order we have seen (for userTrades recovery). */
-  private readonly clientIdOf = new Map<string, string>();
-  /** symbol → trade ids already emitted (insertion-ordered, bounded). */
-  private readonly seenTrades = new Map<string, Set<string>>();
-  /** Symbols with our activity: recovery looks there. */
-  private readonly activeSymbols = new Set<string>();
+  /** Fill dedupe, orderId → clientOrderId, active symbols, gap recovery from userTrades. */
+  private readonly fills: FillRecovery;
   private readonly counters = { badMessages: 0, lateResponses: 0, recoveredFills: 0, restFallbacks: 0 };
   /** Dead man's switch: symbols covered, and the refresh / first-arm timers. */
   private readonly dmsSymbols = new Set<string>();
@@ -252,11 +205,60 @@ export class BinanceFuturesTrading implements VenueTrading {
     this.clock = opts.clock ?? systemClock;
     this.apiKey = opts.apiKey;
     this.recvWindow = opts.recvWindow ?? 5000;
-    this.sign = (payload) => signBinance(secret, payload);
-    this.signQuery = (params, ts) =>
-      buildSignedQuery(params, secret, { timestamp: ts, recvWindow: this.recvWindow });
+    this.http = new BinanceRest(
+      {
+        rest: opts.endpoints.rest,
+        apiKey: opts.apiKey,
+        recvWindow: this.recvWindow,
+        clock: this.clock,
+        limiter: opts.limiter,
+        requestTimeoutMs: opts.requestTimeoutMs,
+        timePath: '/fapi/v1/time',
+        orderPath: '/fapi/v1/order',
+        listenKeyPath: '/fapi/v1/listenKey',
+        listenKeyInQuery: false,
+        isDuplicate: (code) => code === -4116,
+        diag: (d) => this.diag(d),
+      },
+      secret,
+    );
+    this.fills = new FillRecovery({
+      venue: 'binance-futures',
+      http: this.http,
+      clock: this.clock,
+      tradesPath: '/fapi/v1/userTrades',
+      tradesWeight: 5,
+      orderPath: '/fapi/v1/order',
+      orderWeight: 1,
+      side: (t) => (t.side === 'SELL' ? 'sell' : 'buy'),
+      maker: (t) => t.maker === true,
+      findInstrument: (symbol) => this.findInstrument(symbol),
+      queryOrder: (symbol, clientOrderId) => this.queryOrder(symbol, clientOrderId),
+      emit: (e) => this.emit(e),
+      onRecovered: (n) => {
+        this.counters.recoveredFills += n;
+      },
+      diag: (d) => this.diag(d),
+    });
+    this.stream = new BinanceUserStream({
+      name: 'binance-futures user-stream',
+      ws: opts.endpoints.ws,
+      http: this.http,
+      listenKeyPath: '/fapi/v1/listenKey',
+      clock: this.clock,
+      liveness: opts.userStream,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      backoff: opts.backoff,
+      keepAliveMs: opts.listenKeyKeepAliveMs,
+      waiters: this.waiters,
+      stopped: () => this.stopped,
+      onMessage: (text, recvTs) => this.onUserMessage(text, recvTs),
+      onConnectionEvent: opts.onConnectionEvent,
+      emit: (e) => this.emit(e),
+      onGap: (fromMs) => this.fills.recoverGap(fromMs),
+      diag: (d) => this.diag(d),
+    });
     this.orderTimeoutMs = opts.orderTimeoutMs ?? 5000;
-    this.time = new ServerTimeOffset({ clock: this.clock });
     if (opts.instruments) this.instruments = new InstrumentSet(opts.instruments);
   }
 
@@ -276,7 +278,7 @@ export class BinanceFuturesTrading implements VenueTrading {
   }
 
   get userStreamUp(): boolean {
-    return this.user?.state === 'open';
+    return this.stream.up;
   }
 
   /** The instruments this client converts with. */
@@ -290,22 +292,20 @@ export class BinanceFuturesTrading implements VenueTrading {
     if (this.started) throw new OperationalError('ALREADY_STARTED', 'binance-futures trading: started twice');
     this.started = true;
     this.onEvent = onEvent;
-    await this.syncTime();
+    await this.http.syncTime();
     if (this.instruments.size === 0) {
-      const res = await this.rest<unknown>('GET', '/fapi/v1/exchangeInfo', { weight: 1 });
+      const res = await this.http.request<unknown>('GET', '/fapi/v1/exchangeInfo', { weight: 1 });
       this.instruments = binanceInstruments(res.body, 'binance-futures');
     }
-    this.listenKey = await this.createListenKey();
-    this.diag({ type: 'listen-key', action: 'created', detail: 'listenKey created' });
+    await this.stream.create();
     const deadline = this.opts.startTimeoutMs ?? 15_000;
     const waits: Array<Promise<boolean>> = [];
-    this.user = this.makeUserConnection();
-    waits.push(this.waitOpen(this.user, deadline));
+    waits.push(this.stream.waitOpen(deadline));
     if (this.opts.useWsApi !== false) {
       this.wsApi = this.makeWsApiConnection();
-      waits.push(this.waitOpen(this.wsApi, deadline));
+      waits.push(this.waiters.wait(this.wsApi, deadline));
     }
-    this.user.start();
+    this.stream.startConnection();
     this.wsApi?.start();
     const [userOpen] = await Promise.all(waits);
     if (!userOpen) {
@@ -315,28 +315,20 @@ export class BinanceFuturesTrading implements VenueTrading {
         `binance-futures trading: the user data stream did not open within ${deadline} ms`,
       );
     }
-    this.scheduleKeepAlive(this.opts.listenKeyKeepAliveMs ?? 30 * MINUTE);
+    this.stream.startKeepAlive();
     await this.startDeadManSwitch();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
-    this.keepAliveTimer = null;
+    this.stream.stopKeepAlive();
     await this.disarmDeadManSwitch();
-    for (const w of this.openWaiters) w.resolve();
-    this.openWaiters = [];
+    this.waiters.releaseAll();
     this.failPending('client stopped');
-    const conns = [this.user, this.wsApi].filter((c): c is WsConnection => c !== null);
+    const conns = [this.stream.connection, this.wsApi].filter((c): c is WsConnection => c !== null);
     await Promise.all(conns.map((c) => c.stop()));
-    if (this.listenKey) {
-      try {
-        await this.keyRequest('DELETE');
-      } catch {
-        // Best effort: the key expires on its own within 60 minutes.
-      }
-    }
+    await this.stream.deleteKey();
   }
 
   // ------------------------------------------------------------------------------ orders
@@ -350,7 +342,7 @@ export class BinanceFuturesTrading implements VenueTrading {
       const e = err as TradewindError;
       return Promise.resolve({ kind: 'rejected', code: e.code ?? 'BAD_ORDER', message: e.message });
     }
-    this.activeSymbols.add(instrument.symbol);
+    this.fills.activeSymbols.add(instrument.symbol);
     if (!this.instruments.get(instrument.symbol)) this.extraInstruments.set(instrument.symbol, instrument);
     this.coverSymbol(instrument.symbol);
     const sent = this.sendWsApi('order.place', params);
@@ -373,21 +365,21 @@ export class BinanceFuturesTrading implements VenueTrading {
       const r = await sent;
       if ('lost' in r) return { kind: 'unknown', reason: r.lost };
       if (r.status === 200) return this.cancelOk(r.result);
-      verdict = this.classify(r.status, r.error?.code, r.error?.msg);
+      verdict = this.http.classify(r.status, r.error?.code, r.error?.msg);
     } else {
       try {
-        const res = await this.rest<BinanceOrder>('DELETE', '/fapi/v1/order', {
+        const res = await this.http.request<BinanceOrder>('DELETE', '/fapi/v1/order', {
           signed: params,
           weight: 1,
           timeoutMs: this.orderTimeoutMs,
         });
         return this.cancelOk(res.body);
       } catch (err) {
-        verdict = this.classifyError(err);
+        verdict = this.http.classifyError(err);
       }
     }
     if (verdict.kind === 'timestamp') {
-      await this.resyncAfter1021();
+      await this.http.resyncAfter1021();
       return { kind: 'rejected', code: '-1021', message: verdict.message };
     }
     if (verdict.kind === 'duplicate') return { kind: 'rejected', code: '-4116', message: verdict.message };
@@ -398,7 +390,7 @@ export class BinanceFuturesTrading implements VenueTrading {
     const open = await this.openOrders(symbol);
     const symbols = symbol ? [symbol] : [...new Set(open.map((o) => o.symbol))];
     for (const s of symbols) {
-      await this.rest('DELETE', '/fapi/v1/allOpenOrders', { signed: [['symbol', s]], weight: 1 });
+      await this.http.request('DELETE', '/fapi/v1/allOpenOrders', { signed: [['symbol', s]], weight: 1 });
     }
     // Binance does not say how many it cancelled: the count is what was open just before.
     return open.length;
@@ -406,7 +398,7 @@ export class BinanceFuturesTrading implements VenueTrading {
 
   async queryOrder(symbol: string, clientOrderId: string): Promise<VenueOrderState | null> {
     try {
-      const res = await this.rest<BinanceOrder>('GET', '/fapi/v1/order', {
+      const res = await this.http.request<BinanceOrder>('GET', '/fapi/v1/order', {
         signed: [
           ['symbol', symbol],
           ['origClientOrderId', clientOrderId],
@@ -421,7 +413,7 @@ export class BinanceFuturesTrading implements VenueTrading {
   }
 
   async openOrders(symbol?: string): Promise<VenueOrderState[]> {
-    const res = await this.rest<BinanceOrder[]>('GET', '/fapi/v1/openOrders', {
+    const res = await this.http.request<BinanceOrder[]>('GET', '/fapi/v1/openOrders', {
       signed: symbol ? [['symbol', symbol]] : [],
       weight: symbol ? 1 : 40,
     });
@@ -430,7 +422,7 @@ export class BinanceFuturesTrading implements VenueTrading {
   }
 
   async positions(): Promise<VenuePosition[]> {
-    const res = await this.rest<Array<Record<string, unknown>>>('GET', '/fapi/v2/positionRisk', {
+    const res = await this.http.request<Array<Record<string, unknown>>>('GET', '/fapi/v2/positionRisk', {
       signed: [],
       weight: 5,
     });
@@ -512,7 +504,7 @@ export class BinanceFuturesTrading implements VenueTrading {
     for (const symbol of [...this.dmsSymbols]) {
       if (this.stopped && action !== 'disarmed') return;
       try {
-        await this.rest('POST', '/fapi/v1/countdownCancelAll', {
+        await this.http.request('POST', '/fapi/v1/countdownCancelAll', {
           signed: [
             ['symbol', symbol],
             ['countdownTime', String(ms)],
@@ -560,10 +552,6 @@ export class BinanceFuturesTrading implements VenueTrading {
     return params;
   }
 
-  /**
-   * Writes one signed WS API request, synchronously. Returns the pending answer, or null when the
-   * connection is not open (nothing was sent: use REST).
-   */
   private sendWsApi(
     method: string,
     params: ReadonlyArray<readonly [string, string]>,
@@ -575,12 +563,12 @@ export class BinanceFuturesTrading implements VenueTrading {
     for (const [k, v] of params) all[k] = v;
     all.apiKey = this.apiKey;
     all.recvWindow = this.recvWindow;
-    all.timestamp = this.time.timestamp();
+    all.timestamp = this.http.time.timestamp();
     const payload = Object.keys(all)
       .sort()
       .map((k) => `${k}=${all[k]}`)
       .join('&');
-    all.signature = this.sign(payload);
+    all.signature = this.http.sign(payload);
     const text = JSON.stringify({ id, method, params: all });
     if (!conn.send(text)) return null;
     const sentAt = this.clock.now();
@@ -602,7 +590,7 @@ export class BinanceFuturesTrading implements VenueTrading {
   ): Promise<PlaceResult> {
     if ('lost' in r) return { kind: 'unknown', reason: r.lost };
     if (r.status === 200) return this.ackOf(r.result, inst);
-    return this.resolveVerdict(this.classify(r.status, r.error?.code, r.error?.msg), intent, inst);
+    return this.resolveVerdict(this.http.classify(r.status, r.error?.code, r.error?.msg), intent, inst);
   }
 
   private async placeRest(
@@ -612,7 +600,7 @@ export class BinanceFuturesTrading implements VenueTrading {
     onWritten?: () => void,
   ): Promise<PlaceResult> {
     try {
-      const res = await this.rest<BinanceOrder>('POST', '/fapi/v1/order', {
+      const res = await this.http.request<BinanceOrder>('POST', '/fapi/v1/order', {
         signed: params,
         weight: 0,
         timeoutMs: this.orderTimeoutMs,
@@ -620,65 +608,14 @@ export class BinanceFuturesTrading implements VenueTrading {
       });
       return this.ackOf(res.body, inst);
     } catch (err) {
-      return this.resolveVerdict(this.classifyError(err), intent, inst);
+      return this.resolveVerdict(this.http.classifyError(err), intent, inst);
     }
   }
 
-  private async resolveVerdict(v: Verdict, intent: OrderIntent, inst: Instrument): Promise<PlaceResult> {
-    switch (v.kind) {
-      case 'unknown':
-      case 'rejected':
-        return v;
-      case 'timestamp':
-        await this.resyncAfter1021();
-        return { kind: 'rejected', code: '-1021', message: v.message };
-      case 'duplicate': {
-        // The client id is already OPEN at the venue: that order is ours (deterministic ids).
-        try {
-          const state = await this.queryOrder(inst.symbol, intent.clientOrderId);
-          if (state) return { kind: 'ack', state };
-        } catch {
-          // fall through: the caller reconciles
-        }
-        return { kind: 'unknown', reason: `-4116 ${v.message}; the order could not be read back` };
-      }
-    }
-  }
-
-  /** Sorts a venue error into what to do (VENUES.md §1.6, §1.8). */
-  private classify(status: number, code: number | string | undefined, msg: string | undefined): Verdict {
-    const message = msg ?? `HTTP ${status}`;
-    const c = typeof code === 'string' ? Number(code) : code;
-    if (c === -1007 || status === 408) return { kind: 'unknown', reason: `${c ?? status} ${message}` };
-    if (c === -1021) return { kind: 'timestamp', message };
-    if (c === -4116) return { kind: 'duplicate', message };
-    if (status >= 500) {
-      if (UNKNOWN_ERROR.test(message)) return { kind: 'unknown', reason: `HTTP ${status} ${message}` };
-      return { kind: 'rejected', code: 'UNAVAILABLE', message: `HTTP ${status} ${message}` };
-    }
-    if (status === 429) return { kind: 'rejected', code: 'RATE_LIMITED', message };
-    if (status === 418) return { kind: 'rejected', code: 'IP_BANNED', message };
-    return {
-      kind: 'rejected',
-      code: c !== undefined && Number.isFinite(c) ? String(c) : `HTTP_${status}`,
-      message,
-    };
-  }
-
-  private classifyError(err: unknown): Verdict {
-    if (err instanceof HttpDataError) {
-      if (err.code === 'BAD_JSON') return { kind: 'unknown', reason: 'unreadable response' };
-      return this.classify(err.status, err.venueCode, err.venueMessage);
-    }
-    if (err instanceof HttpOperationalError) {
-      if (err.status === 0) {
-        // No response: the request may have reached the venue.
-        return { kind: 'unknown', reason: `${err.code}: no response` };
-      }
-      return this.classify(err.status, err.venueCode, err.venueMessage ?? err.code);
-    }
-    if (err instanceof TradewindError) return { kind: 'rejected', code: err.code, message: err.message };
-    return { kind: 'unknown', reason: 'unexpected error' };
+  private resolveVerdict(v: Verdict, intent: OrderIntent, inst: Instrument): Promise<PlaceResult> {
+    return placeVerdictResult(v, this.http, '-4116', () =>
+      this.queryOrder(inst.symbol, intent.clientOrderId),
+    );
   }
 
   /** A success answer to an order: an ack, or `unknown` when it cannot be read (it was accepted). */
@@ -705,12 +642,12 @@ export class BinanceFuturesTrading implements VenueTrading {
     }
     const inst = hint && hint.symbol === o.symbol ? hint : this.instrumentOf(o.symbol);
     const venueOrderId = String(o.orderId);
-    this.rememberOrder(venueOrderId, o.clientOrderId);
+    this.fills.rememberOrder(venueOrderId, o.clientOrderId);
     return {
       symbol: inst.symbol,
       clientOrderId: o.clientOrderId,
       venueOrderId,
-      status: mapStatus(o.status),
+      status: mapStatus(o.status, 'Binance'),
       filledLots: toSteps(o.executedQty, inst.qty),
       ts: o.updateTime ?? o.time ?? this.clock.now(),
     };
@@ -724,116 +661,6 @@ export class BinanceFuturesTrading implements VenueTrading {
     const inst = this.findInstrument(symbol);
     if (!inst) throw new DataError('UNKNOWN_INSTRUMENT', `binance-futures: no instrument ${symbol}`);
     return inst;
-  }
-
-  private rememberOrder(orderId: string, clientOrderId: string): void {
-    if (this.clientIdOf.has(orderId)) return;
-    this.clientIdOf.set(orderId, clientOrderId);
-    if (this.clientIdOf.size > SEEN_TRADES_MAX) {
-      this.clientIdOf.delete(this.clientIdOf.keys().next().value as string);
-    }
-  }
-
-  // ------------------------------------------------------------------------------ REST
-
-  private async rest<T>(
-    method: HttpMethod,
-    path: string,
-    o: {
-      signed?: ReadonlyArray<readonly [string, string]>;
-      weight?: number;
-      timeoutMs?: number;
-      onSent?: (() => void) | undefined;
-      retried1021?: boolean;
-    },
-  ): Promise<JsonResponse<T>> {
-    let url = `${this.opts.endpoints.rest}${path}`;
-    let body: string | undefined;
-    const headers: Record<string, string> = { 'X-MBX-APIKEY': this.apiKey };
-    if (o.signed) {
-      const q = this.signQuery(o.signed, this.time.timestamp());
-      if (method === 'POST' || method === 'PUT') {
-        body = q;
-        headers['content-type'] = 'application/x-www-form-urlencoded';
-      } else {
-        url += `?${q}`;
-      }
-    }
-    try {
-      return await requestJson<T>(method, url, {
-        headers,
-        body,
-        clock: this.clock,
-        limiter: this.opts.limiter,
-        weight: o.weight ?? 1,
-        timeoutMs: o.timeoutMs ?? this.opts.requestTimeoutMs,
-        onSent: o.onSent,
-      });
-    } catch (err) {
-      // Reads and cancels are safe to repeat once after re-syncing the clock; orders are not
-      // repeated here (the engine decides, with the same client id).
-      if (
-        err instanceof HttpDataError &&
-        err.venueCode === -1021 &&
-        o.signed &&
-        !o.retried1021 &&
-        !(method === 'POST' && path === '/fapi/v1/order')
-      ) {
-        await this.resyncAfter1021();
-        return this.rest<T>(method, path, { ...o, retried1021: true });
-      }
-      throw err;
-    }
-  }
-
-  /** USER_STREAM endpoints: API-key header only, no signature. */
-  private async keyRequest(method: HttpMethod): Promise<string> {
-    const res = await requestJson<{ listenKey?: string }>(
-      method,
-      `${this.opts.endpoints.rest}/fapi/v1/listenKey`,
-      {
-        headers: { 'X-MBX-APIKEY': this.apiKey },
-        clock: this.clock,
-        limiter: this.opts.limiter,
-        weight: 1,
-        timeoutMs: this.opts.requestTimeoutMs,
-      },
-    );
-    return typeof res.body?.listenKey === 'string' ? res.body.listenKey : '';
-  }
-
-  private async syncTime(): Promise<void> {
-    const fetchTime = async () => {
-      const res = await requestJson<{ serverTime?: number }>(
-        'GET',
-        `${this.opts.endpoints.rest}/fapi/v1/time`,
-        {
-          clock: this.clock,
-          limiter: this.opts.limiter,
-          weight: 1,
-          timeoutMs: this.opts.requestTimeoutMs,
-        },
-      );
-      const t = res.body?.serverTime;
-      if (typeof t !== 'number') throw new DataError('BAD_RESPONSE', '/fapi/v1/time without serverTime');
-      return t;
-    };
-    let ok = 0;
-    for (let i = 0; i < 3; i++) if (await this.time.sync(fetchTime)) ok++;
-    this.diag({
-      type: 'time-sync',
-      ok: ok > 0,
-      detail: `${ok}/3 samples, offset ${this.time.offsetMs()} ms`,
-    });
-  }
-
-  private async resyncAfter1021(): Promise<void> {
-    this.time.reset();
-    try {
-      await this.syncTime();
-    } catch (err) {
-      this.diag({ type: 'time-sync', ok: false, detail: (err as Error).message });
-    }
   }
 
   // ------------------------------------------------------------------------------ WS API
@@ -896,55 +723,10 @@ export class BinanceFuturesTrading implements VenueTrading {
 
   // ------------------------------------------------------------------------------ user stream
 
-  private makeUserConnection(): WsConnection {
-    const l = this.opts.userStream ?? {};
-    const conn: WsConnection = new WsConnection({
-      name: 'binance-futures user-stream',
-      url: () => `${this.opts.endpoints.ws}/ws/${this.listenKey}`,
-      onOpen: () => {},
-      onMessage: (text, recvTs) => this.onUserMessage(text, recvTs),
-      onDown: (reason) => {
-        if (conn !== this.user) return;
-        this.userDownAt = this.clock.now();
-        this.emit({ type: 'stream-down', reason });
-      },
-      onEvent: (e) => this.onConnEvent(conn, e),
-      silentLimitMs: l.silentLimitMs ?? 30_000,
-      pingIntervalMs: l.pingIntervalMs ?? 10_000,
-      maxAgeMs: l.maxAgeMs ?? 23 * 60 * MINUTE,
-      connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
-      backoff: this.opts.backoff ?? { baseMs: 250, capMs: 10_000, resetAfterMs: 10_000 },
-      clock: this.clock,
-    });
-    return conn;
-  }
-
+  /** The WS API connection's events (the user stream handles its own). */
   private onConnEvent(conn: WsConnection, e: ConnectionEvent): void {
     this.opts.onConnectionEvent?.(e);
-    if (e.type !== 'open') return;
-    for (const w of this.openWaiters.filter((x) => x.conn === conn)) w.resolve();
-    this.openWaiters = this.openWaiters.filter((x) => x.conn !== conn);
-    if (conn === this.user) {
-      const gapFrom = this.userWasUp ? this.userDownAt : 0;
-      this.userWasUp = true;
-      this.userDownAt = 0;
-      this.emit({ type: 'stream-up' });
-      if (gapFrom > 0) this.recoverGap(gapFrom);
-    }
-  }
-
-  private waitOpen(conn: WsConnection, timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.openWaiters = this.openWaiters.filter((w) => w.resolve !== done);
-        resolve(false);
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        resolve(conn.state === 'open');
-      };
-      this.openWaiters.push({ conn, resolve: done });
-    });
+    if (e.type === 'open') this.waiters.opened(conn);
   }
 
   private onUserMessage(text: string, _recvTs: number): void {
@@ -963,7 +745,7 @@ export class BinanceFuturesTrading implements VenueTrading {
         this.badMessage('user-stream', `ORDER_TRADE_UPDATE: ${(err as Error).message}`);
       }
     } else if (e === 'listenKeyExpired') {
-      void this.replaceListenKey('listenKeyExpired event');
+      void this.stream.replaceListenKey('listenKeyExpired event');
     }
     // ACCOUNT_UPDATE and others: positions are read with positions(); nothing to map here.
   }
@@ -979,8 +761,8 @@ export class BinanceFuturesTrading implements VenueTrading {
     }
     const clientOrderId = str(o.c);
     const venueOrderId = String(o.i);
-    this.rememberOrder(venueOrderId, clientOrderId);
-    this.activeSymbols.add(inst.symbol);
+    this.fills.rememberOrder(venueOrderId, clientOrderId);
+    this.fills.activeSymbols.add(inst.symbol);
     const ts = num(o.T) ?? num(msg.T) ?? num(msg.E) ?? this.clock.now();
     if (o.x === 'TRADE') {
       const fill: Fill = {
@@ -996,7 +778,7 @@ export class BinanceFuturesTrading implements VenueTrading {
         liquidity: o.m === true ? 'maker' : 'taker',
         ts,
       };
-      this.emitFill(fill);
+      this.fills.emitFill(fill);
     }
     this.emit({
       type: 'order',
@@ -1004,222 +786,25 @@ export class BinanceFuturesTrading implements VenueTrading {
         symbol: inst.symbol,
         clientOrderId,
         venueOrderId,
-        status: mapStatus(str(o.X)),
+        status: mapStatus(str(o.X), 'Binance'),
         filledLots: toSteps(str(o.z), inst.qty),
         ts,
       },
     });
   }
 
-  /** Emits a fill once per trade id. */
-  private emitFill(fill: Fill): boolean {
-    let seen = this.seenTrades.get(fill.symbol);
-    if (!seen) {
-      seen = new Set();
-      this.seenTrades.set(fill.symbol, seen);
-    }
-    if (seen.has(fill.tradeId)) return false;
-    seen.add(fill.tradeId);
-    if (seen.size > SEEN_TRADES_MAX) seen.delete(seen.values().next().value as string);
-    this.emit({ type: 'fill', fill });
-    return true;
-  }
-
-  /**
-   * Binance does not replay a user stream: fills during a drop are fetched from
-   * `GET /fapi/v1/userTrades` for every symbol we have been active in, from shortly before the drop.
-   */
-  private recoverGap(fromMs: number): void {
-    const run = async () => {
-      let recovered = 0;
-      const touched = new Map<string, string>(); // clientOrderId → symbol
-      // The drop time on the venue's clock, with a margin for events in flight before it.
-      const startTime = Math.floor(fromMs + (this.time.offsetMs() ?? 0) - 5000);
-      for (const symbol of this.activeSymbols) {
-        const inst = this.findInstrument(symbol);
-        if (!inst) continue;
-        for await (const t of this.userTradesSince(symbol, startTime)) {
-          const orderId = String(t.orderId);
-          let clientOrderId = this.clientIdOf.get(orderId);
-          if (clientOrderId === undefined) {
-            const o = await this.rest<BinanceOrder>('GET', '/fapi/v1/order', {
-              signed: [
-                ['symbol', symbol],
-                ['orderId', orderId],
-              ],
-              weight: 1,
-            });
-            clientOrderId = o.body.clientOrderId;
-            this.rememberOrder(orderId, clientOrderId);
-          }
-          const fill: Fill = {
-            venue: 'binance-futures',
-            symbol: inst.symbol,
-            tradeId: String(t.id),
-            clientOrderId,
-            side: t.side === 'SELL' ? 'sell' : 'buy',
-            priceTicks: toSteps(str(t.price), inst.price),
-            qtyLots: toSteps(str(t.qty), inst.qty),
-            fee: str(t.commission) || '0',
-            feeAsset: str(t.commissionAsset),
-            liquidity: t.maker === true ? 'maker' : 'taker',
-            ts: num(t.time) ?? this.clock.now(),
-          };
-          if (this.emitFill(fill)) {
-            recovered++;
-            touched.set(clientOrderId, symbol);
-          }
-        }
-      }
-      // The orders those fills belong to: their current state, since their updates were missed too.
-      for (const [clientOrderId, symbol] of touched) {
-        const state = await this.queryOrder(symbol, clientOrderId);
-        if (state) this.emit({ type: 'order', state });
-      }
-      this.counters.recoveredFills += recovered;
-      this.diag({ type: 'recovery', recoveredFills: recovered, detail: `gap from ${fromMs}` });
-    };
-    const prev = this.recovering ?? Promise.resolve();
-    this.recovering = prev
-      .then(run)
-      .catch((err: unknown) => {
-        this.diag({ type: 'recovery', recoveredFills: 0, detail: `failed: ${safeMessage(err)}` });
-      })
-      .finally(() => {
-        this.recovering = null;
-      });
-  }
-
-  /**
-   * Trades of one symbol from `startTime` on, oldest first: the first page by startTime, later
-   * pages by fromId (Binance does not take fromId together with startTime).
-   */
-  private async *userTradesSince(symbol: string, startTime: number): AsyncGenerator<Record<string, unknown>> {
-    const LIMIT = 1000;
-    let page: ReadonlyArray<readonly [string, string]> = [
-      ['symbol', symbol],
-      ['startTime', String(startTime)],
-      ['limit', String(LIMIT)],
-    ];
-    for (let pages = 0; pages < 100; pages++) {
-      const res = await this.rest<Array<Record<string, unknown>>>('GET', '/fapi/v1/userTrades', {
-        signed: page,
-        weight: 5,
-      });
-      if (!Array.isArray(res.body) || res.body.length === 0) return;
-      const trades = [...res.body].sort((a, b) => (num(a.id) ?? 0) - (num(b.id) ?? 0));
-      yield* trades;
-      if (trades.length < LIMIT) return;
-      const last = num(trades[trades.length - 1]?.id);
-      if (last === undefined) return;
-      page = [
-        ['symbol', symbol],
-        ['fromId', String(last + 1)],
-        ['limit', String(LIMIT)],
-      ];
-    }
-  }
-
+  /** Our fills of `symbol` from `sinceTs` on, from `GET /fapi/v1/userTrades` (not emitted). */
   async fillsSince(symbol: string, sinceTs: number): Promise<Fill[]> {
     const inst = this.findInstrument(symbol);
     if (!inst) return [];
-    const out: Fill[] = [];
-    const startTime = Math.floor(sinceTs + (this.time.offsetMs() ?? 0));
-    for await (const t of this.userTradesSince(inst.symbol, startTime)) {
-      const orderId = String(t.orderId);
-      let clientOrderId = this.clientIdOf.get(orderId);
-      if (clientOrderId === undefined) {
-        const o = await this.rest<BinanceOrder>('GET', '/fapi/v1/order', {
-          signed: [
-            ['symbol', inst.symbol],
-            ['orderId', orderId],
-          ],
-          weight: 1,
-        });
-        clientOrderId = o.body.clientOrderId;
-        this.rememberOrder(orderId, clientOrderId);
-      }
-      out.push({
-        venue: 'binance-futures',
-        symbol: inst.symbol,
-        tradeId: String(t.id),
-        clientOrderId,
-        side: t.side === 'SELL' ? 'sell' : 'buy',
-        priceTicks: toSteps(str(t.price), inst.price),
-        qtyLots: toSteps(str(t.qty), inst.qty),
-        fee: str(t.commission) || '0',
-        feeAsset: str(t.commissionAsset),
-        liquidity: t.maker === true ? 'maker' : 'taker',
-        ts: num(t.time) ?? this.clock.now(),
-      });
-    }
-    return out;
+    return this.fills.fillsSince(inst, sinceTs);
   }
 
   /** Resolves when no gap recovery is running (for tests and orderly shutdown). */
   async idle(): Promise<void> {
-    while (this.recovering || this.replacingKey) await (this.recovering ?? this.replacingKey);
-  }
-
-  private async createListenKey(): Promise<string> {
-    const key = await this.keyRequest('POST');
-    if (!key) throw new DataError('BAD_RESPONSE', 'POST /fapi/v1/listenKey without a listenKey');
-    return key;
-  }
-
-  private scheduleKeepAlive(ms: number): void {
-    if (this.stopped) return;
-    this.keepAliveTimer = setTimeout(() => void this.keepAlive(), ms);
-  }
-
-  private async keepAlive(): Promise<void> {
-    const period = this.opts.listenKeyKeepAliveMs ?? 30 * MINUTE;
-    try {
-      await this.keyRequest('PUT');
-      this.diag({ type: 'listen-key', action: 'kept-alive', detail: 'PUT ok' });
-      this.scheduleKeepAlive(period);
-    } catch (err) {
-      if (err instanceof HttpDataError && err.venueCode === -1125) {
-        await this.replaceListenKey('keepalive: -1125');
-        this.scheduleKeepAlive(period);
-      } else {
-        this.diag({ type: 'listen-key', action: 'failed', detail: safeMessage(err) });
-        // Well inside the 60-minute validity: try again soon.
-        this.scheduleKeepAlive(Math.max(1000, Math.floor(period / 10)));
-      }
+    while (this.fills.recovering || this.stream.replacingKey) {
+      await (this.fills.recovering ?? this.stream.replacingKey);
     }
-  }
-
-  /** A new listenKey (POST) and, when it differs, a new stream connection on it. */
-  private replaceListenKey(why: string): Promise<void> {
-    if (this.replacingKey) return this.replacingKey;
-    const run = async () => {
-      if (this.stopped) return;
-      const key = await this.createListenKey();
-      this.diag({ type: 'listen-key', action: 'recreated', detail: why });
-      if (key === this.listenKey && this.user?.state === 'open') return;
-      this.listenKey = key;
-      const old = this.user;
-      const next = this.makeUserConnection();
-      this.user = next;
-      if (old) {
-        // The old connection's down is ours to announce (its onDown is muted once replaced).
-        await old.stop();
-        if (this.userDownAt === 0) {
-          this.userDownAt = this.clock.now();
-          this.emit({ type: 'stream-down', reason: `listenKey replaced (${why})` });
-        }
-      }
-      if (!this.stopped) next.start();
-    };
-    this.replacingKey = run()
-      .catch((err: unknown) => {
-        this.diag({ type: 'listen-key', action: 'failed', detail: safeMessage(err) });
-      })
-      .finally(() => {
-        this.replacingKey = null;
-      });
-    return this.replacingKey;
   }
 
   // ------------------------------------------------------------------------------ helpers
@@ -1241,33 +826,4 @@ export class BinanceFuturesTrading implements VenueTrading {
       // Logging must not break trading.
     }
   }
-}
-
-function mapStatus(s: string): VenueOrderStatus {
-  switch (s) {
-    case 'NEW':
-    case 'PARTIALLY_FILLED':
-    case 'FILLED':
-    case 'CANCELED':
-    case 'EXPIRED':
-    case 'REJECTED':
-      return s;
-    case 'EXPIRED_IN_MATCH':
-      return 'EXPIRED';
-    default:
-      throw new DataError('BAD_STATUS', `unknown Binance order status ${JSON.stringify(s)}`);
-  }
-}
-
-function str(v: unknown): string {
-  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
-}
-
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
-
-/** An error's message: ours never contain secrets (URLs are redacted by http.ts). */
-function safeMessage(err: unknown): string {
-  return err instanceof Error ? err.message : 'non-Error thrown';
 }
