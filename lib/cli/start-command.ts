@@ -222,6 +222,11 @@ export async function startCommand(argv: string[]): Promise<number> {
     () => void leases.renew(lease, 60_000, Date.now()).catch(() => undefined),
     20_000,
   );
+  // Liveness for the control API's /status, as the Fargate process reports it.
+  const heartbeat = setInterval(
+    () => void stateRepo.heartbeat(0, epoch, engine.tradingState, Date.now()).catch(() => undefined),
+    5_000,
+  );
 
   const started = Date.now();
   let stopping = false;
@@ -257,6 +262,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   log(`stopping: ${why}`);
   stopInbox();
   clearInterval(renew);
+  clearInterval(heartbeat);
   await control.close();
   await engine.stop({ flatten: values['flatten-on-exit'] === true });
   await state.flush();

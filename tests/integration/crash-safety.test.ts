@@ -99,7 +99,10 @@ describe('crash safety (engine killed mid order path, restarted on the same venu
 
       // Run 2: same store, same venue. Recovery, reconciliation, then trading again.
       const second = engineOn(sim, creds, dir);
-      cleanups.push(() => second.engine.stop({ flatten: false }));
+      cleanups.push(async () => {
+        await second.engine.stop({ flatten: false });
+        await second.journal.close();
+      });
       await second.engine.start();
       expect(second.engine.phase).toBe('READY');
       await until(
