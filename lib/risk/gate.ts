@@ -454,6 +454,27 @@ function liquidationClear(
   return long ? lhs.lte(rhs) : lhs.gte(rhs);
 }
 
+/** A pre-trade check: the order, what it trades, the book it saw, the time, the context, the limits. */
+export type OrderCheck = (
+  intent: OrderIntent,
+  instrument: Instrument,
+  book: BookView,
+  now: number,
+  ctx: RiskContext,
+  limits: RiskLimits,
+) => RiskDecision;
+
+/** The gate never throws: an unexpected error is a BAD_CONTEXT rejection that halts (fail closed). */
+function guarded(check: OrderCheck): OrderCheck {
+  return (intent, instrument, book, now, ctx, limits) => {
+    try {
+      return check(intent, instrument, book, now, ctx, limits);
+    } catch (err) {
+      return crashed(err);
+    }
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // checkOrder
 // ---------------------------------------------------------------------------------------------
@@ -463,20 +484,7 @@ function liquidationClear(
  * that passed. Cancels never come here (they are always allowed); flattening during a kill goes
  * through `checkFlatten`.
  */
-export function checkOrder(
-  intent: OrderIntent,
-  instrument: Instrument,
-  book: BookView,
-  now: number,
-  ctx: RiskContext,
-  limits: RiskLimits,
-): RiskDecision {
-  try {
-    return checkOrderUnguarded(intent, instrument, book, now, ctx, limits);
-  } catch (err) {
-    return crashed(err);
-  }
-}
+export const checkOrder: OrderCheck = guarded(checkOrderUnguarded);
 
 function checkOrderUnguarded(
   intent: OrderIntent,
@@ -792,20 +800,7 @@ function checkOrderUnguarded(
  * the venue's qty/price rules, and the venue rate limits (a ban would stop the flatten outright).
  * Exposure caps and max order notional do not apply: they are what is being unwound.
  */
-export function checkFlatten(
-  intent: OrderIntent,
-  instrument: Instrument,
-  book: BookView,
-  now: number,
-  ctx: RiskContext,
-  limits: RiskLimits,
-): RiskDecision {
-  try {
-    return checkFlattenUnguarded(intent, instrument, book, now, ctx, limits);
-  } catch (err) {
-    return crashed(err);
-  }
-}
+export const checkFlatten: OrderCheck = guarded(checkFlattenUnguarded);
 
 function checkFlattenUnguarded(
   intent: OrderIntent,

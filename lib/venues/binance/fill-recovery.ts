@@ -11,7 +11,7 @@ import type { Instrument } from '#core/instrument.ts';
 import type { Fill } from '#core/trading.ts';
 import type { UserEvent, VenueOrderState } from '../trading.ts';
 import type { BinanceRest, SignedParams, TradingDiagnostic } from './binance-rest.ts';
-import { num, safeMessage, str } from './binance-rest.ts';
+import { mapStatus, num, safeMessage, str } from './binance-rest.ts';
 
 /** Trade ids remembered per symbol for deduplication (recovery overlaps the live stream). */
 export const SEEN_TRADES_MAX = 20_000;
@@ -179,4 +179,42 @@ export class FillRecovery {
       ];
     }
   }
+}
+
+/**
+ * One Binance execution (USD-M `ORDER_TRADE_UPDATE.o` and Binance.US `executionReport` use the same
+ * field letters) as our events: the fill when it is a TRADE, and the order's state after it.
+ */
+export function executionEvents(
+  x: Record<string, unknown>,
+  venue: 'binance-futures' | 'binance-us',
+  inst: Instrument,
+  clientOrderId: string,
+  ts: number,
+): { fill: Fill | null; state: VenueOrderState } {
+  const fill: Fill | null =
+    x.x === 'TRADE'
+      ? {
+          venue,
+          symbol: inst.symbol,
+          tradeId: String(x.t),
+          clientOrderId,
+          side: x.S === 'SELL' ? 'sell' : 'buy',
+          priceTicks: toSteps(str(x.L), inst.price),
+          qtyLots: toSteps(str(x.l), inst.qty),
+          fee: str(x.n) || '0',
+          feeAsset: str(x.N),
+          liquidity: x.m === true ? 'maker' : 'taker',
+          ts,
+        }
+      : null;
+  const state: VenueOrderState = {
+    symbol: inst.symbol,
+    clientOrderId,
+    venueOrderId: String(x.i),
+    status: mapStatus(str(x.X), venue === 'binance-us' ? 'Binance.US' : 'Binance'),
+    filledLots: toSteps(str(x.z), inst.qty),
+    ts,
+  };
+  return { fill, state };
 }

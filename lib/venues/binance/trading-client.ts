@@ -59,7 +59,7 @@ import { WsConnection } from '../ws-connection.ts';
 import { binanceInstruments } from './instruments.ts';
 import type { TradingDiagnostic, Verdict, WsLiveness } from './binance-rest.ts';
 import { BinanceRest, mapStatus, num, placeVerdictResult, safeMessage, str } from './binance-rest.ts';
-import { FillRecovery } from './fill-recovery.ts';
+import { executionEvents, FillRecovery } from './fill-recovery.ts';
 import { BinanceUserStream, OpenWaiters } from './user-stream.ts';
 
 export type { TradingDiagnostic, WsLiveness } from './binance-rest.ts';
@@ -760,37 +760,17 @@ export class BinanceFuturesTrading implements VenueTrading {
       return;
     }
     const clientOrderId = str(o.c);
-    const venueOrderId = String(o.i);
-    this.fills.rememberOrder(venueOrderId, clientOrderId);
+    const { fill, state } = executionEvents(
+      o,
+      'binance-futures',
+      inst,
+      clientOrderId,
+      num(o.T) ?? num(msg.T) ?? num(msg.E) ?? this.clock.now(),
+    );
+    this.fills.rememberOrder(state.venueOrderId, clientOrderId);
     this.fills.activeSymbols.add(inst.symbol);
-    const ts = num(o.T) ?? num(msg.T) ?? num(msg.E) ?? this.clock.now();
-    if (o.x === 'TRADE') {
-      const fill: Fill = {
-        venue: 'binance-futures',
-        symbol: inst.symbol,
-        tradeId: String(o.t),
-        clientOrderId,
-        side: o.S === 'SELL' ? 'sell' : 'buy',
-        priceTicks: toSteps(str(o.L), inst.price),
-        qtyLots: toSteps(str(o.l), inst.qty),
-        fee: str(o.n) || '0',
-        feeAsset: str(o.N),
-        liquidity: o.m === true ? 'maker' : 'taker',
-        ts,
-      };
-      this.fills.emitFill(fill);
-    }
-    this.emit({
-      type: 'order',
-      state: {
-        symbol: inst.symbol,
-        clientOrderId,
-        venueOrderId,
-        status: mapStatus(str(o.X), 'Binance'),
-        filledLots: toSteps(str(o.z), inst.qty),
-        ts,
-      },
-    });
+    if (fill) this.fills.emitFill(fill);
+    this.emit({ type: 'order', state });
   }
 
   /** Our fills of `symbol` from `sinceTs` on, from `GET /fapi/v1/userTrades` (not emitted). */

@@ -54,7 +54,7 @@ import type { ConnectionEvent } from '../ws-connection.ts';
 import { binanceInstruments } from './instruments.ts';
 import type { TradingDiagnostic, Verdict, WsLiveness } from './binance-rest.ts';
 import { BinanceRest, mapStatus, num, placeVerdictResult, safeMessage, str } from './binance-rest.ts';
-import { FillRecovery } from './fill-recovery.ts';
+import { executionEvents, FillRecovery } from './fill-recovery.ts';
 import { BinanceUserStream, OpenWaiters } from './user-stream.ts';
 
 export interface BinanceUsTradingEndpoints {
@@ -477,36 +477,17 @@ export class BinanceUsTrading implements VenueTrading {
     // On a cancel `c` names the cancel request and `C` the order it cancelled.
     const orig = str(m.C);
     const clientOrderId = m.x === 'CANCELED' && orig !== '' ? orig : str(m.c);
-    const venueOrderId = String(m.i);
-    this.fills.rememberOrder(venueOrderId, clientOrderId);
+    const { fill, state } = executionEvents(
+      m,
+      'binance-us',
+      inst,
+      clientOrderId,
+      num(m.T) ?? num(m.E) ?? this.clock.now(),
+    );
+    this.fills.rememberOrder(state.venueOrderId, clientOrderId);
     this.fills.activeSymbols.add(inst.symbol);
-    const ts = num(m.T) ?? num(m.E) ?? this.clock.now();
-    if (m.x === 'TRADE') {
-      this.fills.emitFill({
-        venue: 'binance-us',
-        symbol: inst.symbol,
-        tradeId: String(m.t),
-        clientOrderId,
-        side: m.S === 'SELL' ? 'sell' : 'buy',
-        priceTicks: toSteps(str(m.L), inst.price),
-        qtyLots: toSteps(str(m.l), inst.qty),
-        fee: str(m.n) || '0',
-        feeAsset: str(m.N),
-        liquidity: m.m === true ? 'maker' : 'taker',
-        ts,
-      });
-    }
-    this.emit({
-      type: 'order',
-      state: {
-        symbol: inst.symbol,
-        clientOrderId,
-        venueOrderId,
-        status: mapStatus(str(m.X), 'Binance.US'),
-        filledLots: toSteps(str(m.z), inst.qty),
-        ts,
-      },
-    });
+    if (fill) this.fills.emitFill(fill);
+    this.emit({ type: 'order', state });
   }
 
   /** Our fills of `symbol` from `sinceTs` on, from `GET /api/v3/myTrades` (not emitted). */
