@@ -294,11 +294,19 @@ describe('KrakenFuturesBookFeed', () => {
       return h;
     }
 
-    it('is never usable while crossed', () => {
-      const h = crossed();
+    it('is never usable while crossed, and is not handed on to consumers', () => {
+      const h = harness();
+      h.snap(XBT, 100, BIDS, ASKS);
+      const before = h.updates;
+      h.delta(XBT, 101, 'buy', 27121.5, 1);
       expect(h.book(XBT).state).toBe('SYNCED');
       expect(h.book(XBT).usable).toBe(false);
       expect(h.stats(XBT).crossed).toBe(1);
+      expect(h.updates).toBe(before);
+      h.delta(XBT, 102, 'sell', 27121, 0);
+      h.delta(XBT, 103, 'sell', 27122.5, 0);
+      expect(h.book(XBT).usable).toBe(true);
+      expect(h.updates).toBe(before + 2); // 102 uncrossed it, 103 is an ordinary update
     });
 
     it('lets a transient cross pass (the next deltas uncross it)', () => {

@@ -96,13 +96,11 @@ export class KrakenFuturesBookSync implements SymbolBookView {
     this.stats.applied++;
     if (book.isCrossed()) {
       if (this.crossedRun === 0) this.stats.crossed++;
-      if (++this.crossedRun >= CROSSED_LIMIT) {
-        this.resync(`book stayed crossed for ${CROSSED_LIMIT} deltas`);
-        return;
-      }
-    } else {
-      this.crossedRun = 0;
+      if (++this.crossedRun >= CROSSED_LIMIT) this.resync(`book stayed crossed for ${CROSSED_LIMIT} deltas`);
+      // A crossed book is not handed on: nothing may act on it until the next delta uncrosses it.
+      return;
     }
+    this.crossedRun = 0;
     this.hooks.onBook?.(book);
   }
 
