@@ -168,6 +168,7 @@ function timeFeed(stream: DepthStream, withStrategy: boolean): { ns: number; sig
 /** What BinanceFuturesTrading sends for an order, serialised, signed and framed; nothing is sent. */
 class SerialisingTrading implements VenueTrading {
   readonly venue = VENUE;
+  readonly capabilities = { stopTypes: [], reduceOnly: true, dmsCancelsStops: false } as const;
   orders = 0;
   bytes = 0;
   serialiseNs = 0;

@@ -5,12 +5,33 @@
 import type { VenueId } from './instrument.ts';
 
 export type OrderSide = 'buy' | 'sell';
-export type OrderType = 'market' | 'limit';
+/**
+ * market / limit act now. The stop types rest at the venue untriggered until the market reaches
+ * `triggerTicks`, then become a market order (stop-market) or a limit at `priceTicks` (stop-limit):
+ * the venue-side protective stop that still protects a position when the engine cannot.
+ */
+export type OrderType = 'market' | 'limit' | 'stop-market' | 'stop-limit';
+
+/** True for the order types that rest untriggered at the venue. */
+export function isStopType(t: OrderType): t is 'stop-market' | 'stop-limit' {
+  return t === 'stop-market' || t === 'stop-limit';
+}
 /** GTC rests; IOC takes what it can now and expires the rest; POST_ONLY must not take. */
 export type TimeInForce = 'GTC' | 'IOC' | 'POST_ONLY';
 
-/** Why an order exists: the strategy's entry or one of its exits, or the kill switch. */
-export type OrderPurpose = 'entry' | 'target' | 'stop' | 'time-stop' | 'exit-signal' | 'flatten' | 'manual';
+/**
+ * Why an order exists: the strategy's entry or one of its exits, the kill switch, or the
+ * venue-side protective stop that guards an open position ('stop' is the engine's own stop exit).
+ */
+export type OrderPurpose =
+  | 'entry'
+  | 'target'
+  | 'stop'
+  | 'time-stop'
+  | 'exit-signal'
+  | 'flatten'
+  | 'manual'
+  | 'protective-stop';
 
 /** An order as the engine decides it, before any venue has seen it. */
 export interface OrderIntent {
@@ -21,8 +42,10 @@ export interface OrderIntent {
   readonly side: OrderSide;
   readonly type: OrderType;
   readonly timeInForce: TimeInForce;
-  /** Limit price in ticks; undefined for market orders. */
+  /** Limit price in ticks: limit and stop-limit orders; undefined for market and stop-market. */
   readonly priceTicks?: number | undefined;
+  /** Stop orders only: the price in ticks at which the venue triggers it. */
+  readonly triggerTicks?: number | undefined;
   readonly qtyLots: number;
   readonly reduceOnly: boolean;
   readonly purpose: OrderPurpose;

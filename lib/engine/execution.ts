@@ -370,6 +370,7 @@ export class Execution {
       type: i.type,
       tif: i.timeInForce,
       priceTicks: i.priceTicks,
+      ...(i.triggerTicks !== undefined ? { triggerTicks: i.triggerTicks } : {}),
       qtyLots: i.qtyLots,
       reduceOnly: i.reduceOnly,
       purpose: i.purpose,

@@ -51,6 +51,7 @@ function intentOf(r: JournalRecord, venue: OrderIntent['venue']): OrderIntent | 
     type: r.type as OrderIntent['type'],
     timeInForce: r.tif as OrderIntent['timeInForce'],
     priceTicks: typeof r.priceTicks === 'number' ? r.priceTicks : undefined,
+    triggerTicks: typeof r.triggerTicks === 'number' ? r.triggerTicks : undefined,
     qtyLots: r.qtyLots as number,
     reduceOnly: r.reduceOnly as boolean,
     purpose: r.purpose as OrderIntent['purpose'],

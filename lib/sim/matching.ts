@@ -43,6 +43,16 @@
  *   which is what a venue's user stream (executionReport, ORDER_TRADE_UPDATE, executions, fills)
  *   reports; rejected orders are never recorded, as on the venues.
  *
+ * - Stop orders (stop-market, stop-limit) rest untriggered: they take nothing and fill nothing until
+ *   the book reaches the trigger (a sell stop: best bid at or below it; a buy stop: best ask at or
+ *   above it — the venues use the last trade or mark price; the touch stands in for both). Then,
+ *   in `onBookChange` before resting limits are offered anything, each triggered stop takes as a
+ *   TAKER what the book has: a stop-market's remainder expires, a stop-limit's rests as a GTC limit.
+ *   Binance rejects a stop the market has already reached (-2021 futures, -2010 spot); Kraken
+ *   triggers it at once [GUESS for Kraken: the docs do not say]. Untriggered stops are open orders
+ *   (queries, cancels, cancel-all, funds held: a spot sell stop holds its base), and a reduce-only
+ *   stop expires with the position it protected, like any resting reduce-only order.
+ *
  * Error codes: see `rejectFor` below; each is tagged with where it comes from.
  */
 import type { L2Book, BookSide } from '#core/book.ts';
@@ -52,6 +62,7 @@ import { DataError } from '#core/errors.ts';
 import type { VenueId } from '#core/instrument.ts';
 import { Money } from '#core/money.ts';
 import type { OrderSide, OrderType, TimeInForce } from '#core/trading.ts';
+import { isStopType } from '#core/trading.ts';
 import type { LedgerInstrument, SimAccountsConfig, SimBalance, SimPosition } from './accounts.ts';
 import { DIVISION_DP, SimAccounts } from './accounts.ts';
 import type { SimSymbolConfig } from './symbols.ts';
@@ -65,8 +76,10 @@ export interface SimOrderRequest {
   readonly side: OrderSide;
   readonly type: OrderType;
   readonly timeInForce: TimeInForce;
-  /** Limit price in ticks; required for limit orders. A non-integer is off the tick grid. */
+  /** Limit price in ticks; required for limit and stop-limit orders. A non-integer is off the tick grid. */
   readonly priceTicks?: number | undefined;
+  /** Stop orders: the trigger price in ticks (see "Stop orders" above). */
+  readonly triggerTicks?: number | undefined;
   /** Quantity in lots; a non-integer is off the step grid. */
   readonly qtyLots: number;
   readonly reduceOnly: boolean;
@@ -117,6 +130,8 @@ export interface SimOrder {
   readonly createdTs: number;
   readonly updatedTs: number;
   readonly reason?: SimDoneReason | undefined;
+  /** Stop orders: the market reached the trigger (always true for other orders). */
+  readonly triggered: boolean;
 }
 
 export interface SimReject {
@@ -268,7 +283,9 @@ type RejectReason =
   | 'postOnlyWouldTake'
   | 'iocWouldNotExecute'
   | 'insufficientFunds'
-  | 'cancelUnknown';
+  | 'cancelUnknown'
+  | 'triggerMissing'
+  | 'stopWouldTrigger';
 
 /**
  * Codes and messages per venue. Sources, in VENUES.md's vocabulary:
@@ -343,6 +360,10 @@ function rejectFor(venue: VenueId, why: RejectReason, detail: { notional?: strin
           return r('-2019', 'Margin is insufficient.');
         case 'cancelUnknown':
           return r('-2011', 'Unknown order sent.');
+        case 'triggerMissing':
+          return r('-1102', "Mandatory parameter 'triggerPrice' was not sent, was empty/null, or malformed.");
+        case 'stopWouldTrigger':
+          return r('-2021', 'Order would immediately trigger.');
       }
       break;
     case 'binance-us':
@@ -383,6 +404,10 @@ function rejectFor(venue: VenueId, why: RejectReason, detail: { notional?: strin
           return r('-2010', 'Account has insufficient balance for requested action.');
         case 'cancelUnknown':
           return r('-2011', 'Unknown order sent.');
+        case 'triggerMissing':
+          return r('-1102', "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.");
+        case 'stopWouldTrigger':
+          return r('-2010', 'Stop price would trigger immediately.');
       }
       break;
     case 'kraken-spot':
@@ -422,6 +447,10 @@ function rejectFor(venue: VenueId, why: RejectReason, detail: { notional?: strin
           return r('EOrder:Insufficient funds', 'EOrder:Insufficient funds');
         case 'cancelUnknown':
           return r('EOrder:Unknown order', 'EOrder:Unknown order');
+        case 'triggerMissing':
+          return r('EGeneral:Invalid arguments:triggers', 'EGeneral:Invalid arguments:triggers');
+        case 'stopWouldTrigger':
+          return r('EOrder:Invalid price', 'EOrder:Invalid price'); // unused: Kraken triggers at once
       }
       break;
     case 'kraken-futures':
@@ -466,6 +495,12 @@ function rejectFor(venue: VenueId, why: RejectReason, detail: { notional?: strin
           );
         case 'cancelUnknown':
           return r('notFound', 'the order was not found');
+        case 'triggerMissing':
+        case 'stopWouldTrigger': // unused: Kraken triggers at once
+          return r(
+            'invalidPrice',
+            'the order was not placed because limitPrice and/or stopPrice are invalid',
+          );
       }
       break;
   }
@@ -558,6 +593,8 @@ interface OrderState {
   readonly createdTs: number;
   updatedTs: number;
   reason: SimDoneReason | undefined;
+  /** False while a stop order waits for its trigger. */
+  triggered: boolean;
 }
 
 interface ShadowLevel {
@@ -620,14 +657,20 @@ export class MatchingEngine {
       maxFill = Math.min(maxFill, Math.abs(position));
     }
 
-    const limit = req.type === 'limit' ? (req.priceTicks as number) : null;
+    const stop = isStopType(req.type);
+    const limit = req.type === 'limit' || req.type === 'stop-limit' ? (req.priceTicks as number) : null;
     const key = instrumentKey(venue, req.symbol);
-    const plan = this.plan(key, book, req.side, limit, maxFill);
+    // A stop takes nothing when placed; it waits for its trigger (see onBookChange).
+    const plan = stop ? [] : this.plan(key, book, req.side, limit, maxFill);
+    if (stop && triggeredBy(req, book) && venue.startsWith('binance'))
+      return { reject: rejectFor(venue, 'stopWouldTrigger') };
 
     // Minimum notional: the limit price, or for a market order the best opposite price (the
-    // venues use a mark or average price; the touch is this simulator's stand-in).
+    // venues use a mark or average price; the touch is this simulator's stand-in); a stop-market
+    // is valued at its trigger.
     if (spec.minNotional.gt(0) && !(req.reduceOnly && venue === 'binance-futures')) {
-      const ref = limit ?? (req.side === 'buy' ? book.bestAsk() : book.bestBid());
+      const ref =
+        limit ?? (stop ? (req.triggerTicks as number) : req.side === 'buy' ? book.bestAsk() : book.bestBid());
       if (ref === ref && notionalQuote(spec, ref, req.qtyLots).lt(spec.minNotional))
         return { reject: rejectFor(venue, 'minNotional', { notional: spec.minNotional.toFixed() }) };
     }
@@ -654,6 +697,7 @@ export class MatchingEngine {
       createdTs: req.ts,
       updatedTs: req.ts,
       reason: undefined,
+      triggered: !stop,
     };
     this.byId.set(order.orderId, order);
     const ck = clientKey(req.account, venue, req.clientOrderId);
@@ -671,29 +715,47 @@ export class MatchingEngine {
     }
 
     const rest = req.qtyLots - order.filledLots;
-    if (rest > 0) {
+    if (stop) {
+      this.rest(key, order);
+      // Kraken accepts a stop whose trigger the market has already reached and triggers it at once.
+      if (triggeredBy(req, book)) this.trigger(order, book, req.ts);
+    } else if (rest > 0) {
       if (req.reduceOnly && this.reducible(order) === 0) {
         // Capped at the position, which these fills closed: nothing is left to reduce.
         this.finish(order, 'EXPIRED', 'reduce-only', req.ts);
       } else if (req.type === 'market' || req.timeInForce === 'IOC') {
         this.finish(order, 'EXPIRED', req.type === 'market' ? 'market' : 'ioc', req.ts);
       } else {
-        let m = this.open.get(key);
-        if (!m) this.open.set(key, (m = new Map<number, OrderState>()));
-        m.set(seq, order);
-        this.updateLock(order);
+        this.rest(key, order);
       }
     }
     if (fills.length > 0) this.expireReduceOnly(req.account, venue, req.symbol, req.ts);
     return { order: snapshot(order), fills };
   }
 
+  private rest(key: string, order: OrderState): void {
+    let m = this.open.get(key);
+    if (!m) this.open.set(key, (m = new Map<number, OrderState>()));
+    m.set(order.seq, order);
+    this.updateLock(order);
+  }
+
   /** Static checks: prices and quantities against the grids and filters. */
   private validate(req: SimOrderRequest, spec: SimInstrumentSpec): SimReject | null {
     const v = req.venue;
     const binance = v.startsWith('binance');
-    if (req.type === 'market' && req.timeInForce === 'POST_ONLY') return rejectFor(v, 'badCombination');
-    if (req.type === 'limit') {
+    if (req.type !== 'limit' && req.timeInForce === 'POST_ONLY') return rejectFor(v, 'badCombination');
+    if (isStopType(req.type)) {
+      const t = req.triggerTicks;
+      if (t === undefined || !Number.isFinite(t)) return rejectFor(v, 'triggerMissing');
+      if (!Number.isInteger(t)) return rejectFor(v, 'priceOffTick');
+      if (t < (spec.minPriceTicks ?? 1)) return rejectFor(v, 'priceTooLow');
+      if (spec.maxPriceTicks != null && t > spec.maxPriceTicks) return rejectFor(v, 'priceTooHigh');
+      if (req.timeInForce === 'IOC') return rejectFor(v, 'badCombination');
+    } else if (req.triggerTicks !== undefined) {
+      return rejectFor(v, 'badCombination');
+    }
+    if (req.type === 'limit' || req.type === 'stop-limit') {
       const p = req.priceTicks;
       if (p === undefined || !Number.isFinite(p)) return rejectFor(v, 'priceMissing');
       if (!Number.isInteger(p)) return rejectFor(v, 'priceOffTick');
@@ -723,6 +785,7 @@ export class MatchingEngine {
     position: number,
   ): SimReject | null {
     const { account, venue } = req;
+    const limitLike = req.type === 'limit' || req.type === 'stop-limit';
     if (spec.spot) {
       if (req.side === 'sell') {
         const need = new Money(fromSteps(req.qtyLots, spec.qty));
@@ -731,8 +794,9 @@ export class MatchingEngine {
           : null;
       }
       let need: Money;
-      if (req.type === 'limit') {
-        need = notionalQuote(spec, req.priceTicks as number, req.qtyLots).times(worstRate(spec).plus(1));
+      if (limitLike || req.type === 'stop-market') {
+        const at = req.type === 'stop-market' ? (req.triggerTicks as number) : (req.priceTicks as number);
+        need = notionalQuote(spec, at, req.qtyLots).times(worstRate(spec).plus(1));
       } else {
         need = ZERO;
         for (const t of plan) need = need.plus(notionalQuote(spec, t.price, t.qty));
@@ -749,7 +813,11 @@ export class MatchingEngine {
         ? req.qtyLots
         : Math.max(0, req.qtyLots - Math.abs(position));
     if (increasing === 0) return null;
-    const ref = req.type === 'limit' ? (req.priceTicks as number) : plan[plan.length - 1]?.price;
+    const ref = limitLike
+      ? (req.priceTicks as number)
+      : req.type === 'stop-market'
+        ? (req.triggerTicks as number)
+        : plan[plan.length - 1]?.price;
     if (ref === undefined) return null; // a market order with nothing to take: it will just expire
     const need = settleNotional(spec, ref, increasing).div(this.accounts.leverage);
     return this.accounts.free(account, venue, spec.settle).lt(need)
@@ -794,9 +862,14 @@ export class MatchingEngine {
     const open = this.open.get(key);
     if (!open || open.size === 0) return [];
     const fills: SimFill[] = [];
+    // Stops first, oldest first: each one the book has reached triggers and takes as a taker.
+    for (const o of [...open.values()]) {
+      if (!o.triggered && OPEN.has(o.status) && triggeredBy(o.request, book))
+        fills.push(...this.trigger(o, book, ts));
+    }
     for (const side of ['buy', 'sell'] as const) {
       const orders = [...open.values()]
-        .filter((o) => o.request.side === side)
+        .filter((o) => o.request.side === side && o.triggered)
         .sort((a, b) => {
           const pa = a.request.priceTicks as number;
           const pb = b.request.priceTicks as number;
@@ -820,6 +893,37 @@ export class MatchingEngine {
         this.expireReduceOnly(o.request.account, venue, symbol, ts);
       }
     }
+    return fills;
+  }
+
+  /**
+   * A stop the market reached: from now on it is a market order (stop-market) or a GTC limit at its
+   * price (stop-limit). It takes what the book offers now (reduce-only capped at the position); a
+   * stop-market's remainder expires, a stop-limit's rests.
+   */
+  private trigger(o: OrderState, book: L2Book, ts: number): SimFill[] {
+    const req = o.request;
+    o.triggered = true;
+    o.updatedTs = ts;
+    this.emit(o, null);
+    const key = instrumentKey(req.venue, req.symbol);
+    let left = req.qtyLots - o.filledLots;
+    if (req.reduceOnly) left = Math.min(left, this.reducible(o));
+    const limit = req.type === 'stop-limit' ? (req.priceTicks as number) : null;
+    const plan = left > 0 ? this.plan(key, book, req.side, limit, left) : [];
+    const fills: SimFill[] = [];
+    const shadow = this.shadowOf(key);
+    const levels = req.side === 'buy' ? book.asks : book.bids;
+    for (const t of plan) {
+      consume(shadow, levels, t.price, t.qty);
+      fills.push(this.fill(o, t.price, t.qty, 'taker', ts));
+    }
+    if (OPEN.has(o.status)) {
+      if (req.reduceOnly && this.reducible(o) === 0) this.finish(o, 'EXPIRED', 'reduce-only', ts);
+      else if (req.type === 'stop-market') this.finish(o, 'EXPIRED', 'market', ts);
+      else this.updateLock(o);
+    }
+    if (fills.length > 0) this.expireReduceOnly(req.account, req.venue, req.symbol, ts);
     return fills;
   }
 
@@ -890,8 +994,9 @@ export class MatchingEngine {
     const rest = req.qtyLots - o.filledLots;
     let asset = spec.settle;
     let amount = ZERO;
-    if (OPEN.has(o.status) && rest > 0 && req.type === 'limit') {
-      const price = req.priceTicks as number;
+    if (OPEN.has(o.status) && rest > 0 && req.type !== 'market') {
+      // A stop-market holds funds as if it were a limit at its trigger.
+      const price = (req.type === 'stop-market' ? req.triggerTicks : req.priceTicks) as number;
       if (spec.spot && req.side === 'sell') {
         asset = spec.base;
         amount = new Money(fromSteps(rest, spec.qty));
@@ -1081,5 +1186,21 @@ function snapshot(o: OrderState): SimOrder {
     createdTs: o.createdTs,
     updatedTs: o.updatedTs,
     reason: o.reason,
+    triggered: o.triggered,
   };
+}
+
+/**
+ * Whether the book has reached a stop's trigger: a sell stop when the best bid is at or below it,
+ * a buy stop when the best ask is at or above it. (The venues trigger on the last trade or the
+ * mark price; the touch is this simulator's stand-in, as for minimum notional.)
+ */
+function triggeredBy(req: SimOrderRequest, book: L2Book): boolean {
+  const t = req.triggerTicks as number;
+  if (req.side === 'sell') {
+    const bid = book.bestBid();
+    return bid > 0 && bid <= t;
+  }
+  const ask = book.bestAsk();
+  return ask > 0 && ask >= t;
 }

@@ -18,6 +18,8 @@ export interface VenueOrderState {
   /** Cumulative filled quantity in lots. */
   readonly filledLots: number;
   readonly ts: number;
+  /** A stop order (resting untriggered while NEW). */
+  readonly stop?: boolean;
 }
 
 export type PlaceResult =
@@ -46,8 +48,33 @@ export interface VenuePosition {
   readonly entryPrice: string;
 }
 
+/**
+ * What a venue's orders can do, for the engine's protective stops (lib/engine/protective-stops.ts).
+ */
+export interface TradingCapabilities {
+  /**
+   * Stop types this client can place (`place` with an intent of that type): protective stops use
+   * 'stop-market' when listed, else 'stop-limit'. Empty = no venue-side stops.
+   */
+  readonly stopTypes: readonly ('stop-market' | 'stop-limit')[];
+  /**
+   * The venue honours reduce-only (futures): an exit can go out while the protective stop still
+   * rests, and whichever fills second is cut to the position. Spot has no reduce-only and a resting
+   * sell stop holds the base: the stop must be cancelled before an exit is sent.
+   */
+  readonly reduceOnly: boolean;
+  /**
+   * The dead man's switch this client arms would also cancel resting stop orders (Kraken's
+   * cancel-after cancels every order of the account), so it must stay off while protective stops
+   * are relied on. False when the switch spares stops (Binance USD-M: stops live in the Algo
+   * Service, cancelled by their own endpoints) or the venue has no switch (Binance.US).
+   */
+  readonly dmsCancelsStops: boolean;
+}
+
 export interface VenueTrading {
   readonly venue: VenueId;
+  readonly capabilities: TradingCapabilities;
   /** Opens the private order/fill stream; events arrive in venue order. */
   start(onEvent: (e: UserEvent) => void): Promise<void>;
   stop(): Promise<void>;
@@ -56,11 +83,19 @@ export interface VenueTrading {
    * the socket (the latency measurement point), before any await.
    */
   place(intent: OrderIntent, instrument: Instrument, onWritten?: () => void): Promise<PlaceResult>;
+  /** Cancels one order by our client id, stop orders included. */
   cancel(symbol: string, clientOrderId: string): Promise<CancelResult>;
-  /** Cancels every open order (of a symbol, or all); resolves with how many the venue cancelled. */
+  /**
+   * Cancels every open order (of a symbol, or all), untriggered stops included; resolves with how
+   * many the venue cancelled.
+   */
   cancelAll(symbol?: string): Promise<number>;
-  /** The venue's record of an order by our client id; null when the venue has never seen it. */
+  /**
+   * The venue's record of an order by our client id (stop orders included: an untriggered stop is
+   * NEW); null when the venue has never seen it.
+   */
   queryOrder(symbol: string, clientOrderId: string): Promise<VenueOrderState | null>;
+  /** Open orders, untriggered stops included (`stop: true` on those). */
   openOrders(symbol?: string): Promise<VenueOrderState[]>;
   positions(): Promise<VenuePosition[]>;
   /**

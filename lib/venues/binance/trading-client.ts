@@ -53,6 +53,7 @@ import type {
   VenueOrderState,
   VenuePosition,
   VenueTrading,
+  TradingCapabilities,
 } from '../trading.ts';
 import type { ConnectionEvent } from '../ws-connection.ts';
 import { WsConnection } from '../ws-connection.ts';
@@ -162,6 +163,7 @@ interface Pending {
 const MINUTE = 60_000;
 
 export class BinanceFuturesTrading implements VenueTrading {
+  readonly capabilities: TradingCapabilities = { stopTypes: [], reduceOnly: true, dmsCancelsStops: false };
   readonly venue = 'binance-futures' as const;
   /** The options minus the secret (so no inspect/serialization of the client can show it). */
   private readonly opts: Omit<BinanceFuturesTradingOptions, 'apiSecret'>;

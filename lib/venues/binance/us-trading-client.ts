@@ -49,6 +49,7 @@ import type {
   VenueOrderState,
   VenuePosition,
   VenueTrading,
+  TradingCapabilities,
 } from '../trading.ts';
 import type { ConnectionEvent } from '../ws-connection.ts';
 import { binanceInstruments } from './instruments.ts';
@@ -113,6 +114,7 @@ const DUPLICATE = /^Duplicate order/i;
 const ORDER_PATH = '/api/v3/order';
 
 export class BinanceUsTrading implements VenueTrading {
+  readonly capabilities: TradingCapabilities = { stopTypes: [], reduceOnly: false, dmsCancelsStops: false };
   readonly venue = 'binance-us' as const;
   private readonly opts: Omit<BinanceUsTradingOptions, 'apiSecret'>;
   private readonly clock: Clock;

@@ -56,6 +56,7 @@ import type {
   VenueOrderStatus,
   VenuePosition,
   VenueTrading,
+  TradingCapabilities,
 } from '../trading.ts';
 import type { ConnectionEvent } from '../ws-connection.ts';
 import { WsConnection } from '../ws-connection.ts';
@@ -136,6 +137,7 @@ const API = '/derivatives/api/v3/';
 const SEEN_MAX = 20_000;
 
 export class KrakenFuturesTrading implements VenueTrading {
+  readonly capabilities: TradingCapabilities = { stopTypes: [], reduceOnly: true, dmsCancelsStops: true };
   readonly venue = 'kraken-futures' as const;
   private readonly opts: Omit<KrakenFuturesTradingOptions, 'apiSecret'>;
   private readonly clock: Clock;

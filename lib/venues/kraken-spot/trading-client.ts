@@ -53,6 +53,7 @@ import type {
   VenueOrderStatus,
   VenuePosition,
   VenueTrading,
+  TradingCapabilities,
 } from '../trading.ts';
 import type { ConnectionEvent } from '../ws-connection.ts';
 import { WsConnection } from '../ws-connection.ts';
@@ -153,6 +154,7 @@ const REST_ASSET: Record<string, string> = {
 };
 
 export class KrakenSpotTrading implements VenueTrading {
+  readonly capabilities: TradingCapabilities = { stopTypes: [], reduceOnly: false, dmsCancelsStops: true };
   readonly venue = 'kraken-spot' as const;
   private readonly opts: Omit<KrakenSpotTradingOptions, 'apiSecret'>;
   private readonly clock: Clock;
