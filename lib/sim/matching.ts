@@ -1067,10 +1067,22 @@ export class MatchingEngine {
     return snapshot(o);
   }
 
-  /** Cancels every open order of the account on the venue (or one symbol); returns them. */
-  cancelAll(account: string, venue: VenueId, symbol?: string, ts?: number): SimOrder[] {
+  /**
+   * Cancels every open order of the account on the venue (or one symbol); returns them. `which`
+   * narrows it to untriggered stops or to everything else (Binance USD-M keeps stops in a separate
+   * Algo Service with its own cancel-all).
+   */
+  cancelAll(
+    account: string,
+    venue: VenueId,
+    symbol?: string,
+    ts?: number,
+    which: 'all' | 'stops' | 'non-stops' = 'all',
+  ): SimOrder[] {
     const out: SimOrder[] = [];
     for (const o of this.openOrdersState(account, venue, symbol)) {
+      const untriggeredStop = isStopType(o.request.type) && !o.triggered;
+      if ((which === 'stops' && !untriggeredStop) || (which === 'non-stops' && untriggeredStop)) continue;
       this.finish(o, 'CANCELED', 'canceled', ts ?? o.updatedTs);
       out.push(snapshot(o));
     }
