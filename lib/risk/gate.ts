@@ -1,6 +1,7 @@
 /**
- * The pre-trade risk gate. Every order passes `checkOrder` (or, while flattening, `checkFlatten`)
- * before any venue sees it; there is no other path. Pure: no I/O, no clock (time is `now`), the
+ * The pre-trade risk gate. Every order passes `checkOrder` (or, while flattening, `checkFlatten`;
+ * a venue-side protective stop, `checkProtectiveStop`) before any venue sees it; there is no other
+ * path. Pure: no I/O, no clock (time is `now`), the
  * same inputs always give the same decision, so replay reproduces live.
  *
  * Fail closed: anything the gate cannot establish (a missing symbol in the context, a NaN, a book
@@ -196,12 +197,17 @@ function consecutiveLossTrip(a: AccountState, al: AccountLimits): RiskRejection 
   );
 }
 
-/** The order must be what it claims to be, for the instrument and book it was decided on. */
+/**
+ * The order must be what it claims to be, for the instrument and book it was decided on. Stop
+ * orders are only valid where `stops` says so (the protective-stop path); everywhere else an order
+ * acts now (market or limit).
+ */
 function shapeProblem(
   intent: OrderIntent,
   instrument: Instrument,
   book: BookView,
   now: number,
+  stops = false,
 ): RiskRejection | null {
   if (!Number.isFinite(now)) return halt(`now ${now} is not a time`);
   const ip = instrumentProblem(instrument);
@@ -220,6 +226,29 @@ function shapeProblem(
     return reject('BAD_ORDER', `side ${String(intent.side)} is not buy or sell`);
   if (!Number.isSafeInteger(intent.qtyLots) || intent.qtyLots <= 0)
     return reject('BAD_QTY', `qty ${intent.qtyLots} lots is not a positive integer number of lots`);
+  if (stops) {
+    if (intent.type !== 'stop-market' && intent.type !== 'stop-limit')
+      return reject('BAD_ORDER', `a protective stop must be a stop order, not ${String(intent.type)}`);
+    const t = intent.triggerTicks;
+    if (t === undefined || !Number.isSafeInteger(t) || t <= 0)
+      return reject('BAD_PRICE', `trigger ${String(t)} ticks is not a positive integer number of ticks`);
+    if (intent.timeInForce !== 'GTC')
+      return reject('BAD_ORDER', `a protective stop must rest (GTC), not ${String(intent.timeInForce)}`);
+    const p = intent.priceTicks;
+    if (intent.type === 'stop-market' && p !== undefined)
+      return reject('BAD_ORDER', `a stop-market order carries a limit price (${p} ticks)`);
+    if (intent.type === 'stop-limit' && (p === undefined || !Number.isSafeInteger(p) || p <= 0))
+      return reject(
+        'BAD_PRICE',
+        `stop-limit price ${String(p)} ticks is not a positive integer number of ticks`,
+      );
+    return null;
+  }
+  if (intent.triggerTicks !== undefined)
+    return reject(
+      'BAD_ORDER',
+      `a ${String(intent.type)} order carries a trigger (${intent.triggerTicks} ticks)`,
+    );
   if (intent.type === 'limit') {
     const p = intent.priceTicks;
     if (p === undefined || !Number.isSafeInteger(p) || p <= 0)
@@ -274,19 +303,24 @@ function venueRulesProblem(intent: OrderIntent, instrument: Instrument, qty: Mon
         `market qty ${qty.toString()} is not a multiple of the market lot ${instrument.marketQty.step}`,
       );
   }
-  if (intent.type === 'limit') {
-    const price = stepsToMoney(intent.priceTicks as number, instrument.price);
-    if (instrument.minPrice !== null && price.lt(instrument.minPrice))
-      return reject(
-        'BAD_PRICE',
-        `price ${price.toString()} is below the minimum ${instrument.minPrice.toString()}`,
-      );
-    if (instrument.maxPrice !== null && price.gt(instrument.maxPrice))
-      return reject(
-        'BAD_PRICE',
-        `price ${price.toString()} is above the maximum ${instrument.maxPrice.toString()}`,
-      );
-  }
+  const limit = intent.type === 'limit' || intent.type === 'stop-limit' ? intent.priceTicks : undefined;
+  return priceRangeProblem(limit, instrument) ?? priceRangeProblem(intent.triggerTicks, instrument);
+}
+
+/** A price (limit or trigger; undefined = none) inside the instrument's min/max price. */
+function priceRangeProblem(ticks: number | undefined, instrument: Instrument): RiskRejection | null {
+  if (ticks === undefined) return null;
+  const price = stepsToMoney(ticks, instrument.price);
+  if (instrument.minPrice !== null && price.lt(instrument.minPrice))
+    return reject(
+      'BAD_PRICE',
+      `price ${price.toString()} is below the minimum ${instrument.minPrice.toString()}`,
+    );
+  if (instrument.maxPrice !== null && price.gt(instrument.maxPrice))
+    return reject(
+      'BAD_PRICE',
+      `price ${price.toString()} is above the maximum ${instrument.maxPrice.toString()}`,
+    );
   return null;
 }
 
@@ -863,6 +897,116 @@ function checkFlattenUnguarded(
       return reject(
         'MIN_NOTIONAL',
         `notional ${n.toString()} is below the venue minimum ${instrument.minNotional.toString()}`,
+      );
+  }
+  checks.push('MIN_NOTIONAL');
+
+  const rate = rateProblem(ctx, intent, now, vl.ordersPerSecond, vl.ordersPerMinute);
+  if (rate !== null) return rate;
+  checks.push('ORDER_RATE');
+  return { approved: true, checks };
+}
+
+// ---------------------------------------------------------------------------------------------
+// checkProtectiveStop
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The venue-side protective stop: a resting stop order that guards an open position while the
+ * engine cannot (dead, disconnected, halted). Like the flatten path it is allowed in every trading
+ * state, kill switch included, because all it can do is take the position off:
+ * - it is a stop (market or limit on trigger) that rests (GTC), on the side opposite the position,
+ *   for no more than the position (reduce-only where the venue has it, i.e. not on spot, where
+ *   the long-only sell can sell at most the base held);
+ * - its trigger is on the losing side of the market (a sell stop below the best bid, a buy stop
+ *   above the best ask: one already reached would fire at once, which is an exit, not a stop) and
+ *   a stop-limit's limit is at or beyond its trigger (else it could never fill when triggered);
+ * - the book it was priced from is usable, the quantity and prices follow the venue's rules, the
+ *   minimum notional is met at the trigger (unless the venue exempts reduce-only), and the venue
+ *   rate limits hold.
+ * Other protective stops already resting are not counted against the position: replacing a stop
+ * places the new one before the old is cancelled, and at the venue only one of them can ever fill
+ * (reduce-only caps the second; on spot the first holds the base the second would sell).
+ */
+export const checkProtectiveStop: OrderCheck = guarded(checkProtectiveStopUnguarded);
+
+function checkProtectiveStopUnguarded(
+  intent: OrderIntent,
+  instrument: Instrument,
+  book: BookView,
+  now: number,
+  ctx: RiskContext,
+  limits: RiskLimits,
+): RiskDecision {
+  const checks: RiskCheck[] = [];
+  const shape = shapeProblem(intent, instrument, book, now, true);
+  if (shape !== null) return shape;
+  if (intent.purpose !== 'protective-stop')
+    return reject('BAD_ORDER', `a ${intent.purpose} order is not a protective stop`);
+  checks.push('ORDER_SHAPE');
+
+  const key = symbolKey(intent.venue, intent.symbol);
+  const sym = ctx.symbols.get(key);
+  if (sym === undefined) return halt(`no risk context for ${key}`);
+  const sp = symbolProblem(sym, key);
+  if (sp !== null) return halt(sp);
+  checks.push('CONTEXT');
+
+  const buy = intent.side === 'buy';
+  const pos = sym.positionLots;
+  const spot = instrument.kind === 'spot';
+  if (pos === 0) return reject('NOT_REDUCING', `no position on ${key} to protect`);
+  if (buy ? pos > 0 : pos < 0)
+    return reject(
+      'NOT_REDUCING',
+      `a ${intent.side} stop would add to the ${pos > 0 ? 'long' : 'short'} of ${Math.abs(pos)} lots`,
+    );
+  if (intent.qtyLots > Math.abs(pos))
+    return reject('NOT_REDUCING', `a stop of ${intent.qtyLots} lots would flip the position of ${pos} lots`);
+  if (intent.reduceOnly === spot)
+    return reject(
+      'BAD_ORDER',
+      spot
+        ? 'spot has no reduce-only: a protective stop there is a plain sell of the base held'
+        : 'a protective stop on a derivative must be reduce-only',
+    );
+  checks.push('REDUCE_ONLY');
+
+  const sl = symbolLimits(limits, intent.venue, intent.symbol);
+  const bp = bookProblem(book, now, sl.maxBookAgeMs);
+  if (bp !== null) return bp;
+  checks.push('BOOK');
+
+  const qty = stepsToMoney(intent.qtyLots, instrument.qty);
+  const rules = venueRulesProblem(intent, instrument, qty);
+  if (rules !== null) return rules;
+  checks.push('QTY');
+  checks.push('PRICE');
+
+  const trigger = intent.triggerTicks as number;
+  if (buy ? trigger <= book.bestAskTicks : trigger >= book.bestBidTicks)
+    return reject(
+      'BAD_PRICE',
+      `a ${intent.side} stop triggered at ${px(trigger, instrument)} is already reached (best ${buy ? 'ask' : 'bid'} ${px(buy ? book.bestAskTicks : book.bestBidTicks, instrument)})`,
+    );
+  if (intent.type === 'stop-limit') {
+    const limit = intent.priceTicks as number;
+    if (buy ? limit < trigger : limit > trigger)
+      return reject(
+        'BAD_PRICE',
+        `a ${intent.side} stop-limit at ${px(limit, instrument)} could not fill once triggered at ${px(trigger, instrument)}`,
+      );
+  }
+  checks.push('PRICE_SANITY');
+
+  const vl = limits.venues[intent.venue];
+  if (!(intent.reduceOnly && vl.reduceOnlyMinNotionalExempt) && instrument.minNotional.gt(ZERO)) {
+    const at = intent.type === 'stop-limit' ? (intent.priceTicks as number) : trigger;
+    const n = notionalAt(instrument, stepsToMoney(at, instrument.price), intent.qtyLots);
+    if (n.lt(instrument.minNotional))
+      return reject(
+        'MIN_NOTIONAL',
+        `notional ${n.toString()} at the stop is below the venue minimum ${instrument.minNotional.toString()}`,
       );
   }
   checks.push('MIN_NOTIONAL');
