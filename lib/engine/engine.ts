@@ -19,10 +19,11 @@ import { PositionLedger } from '#core/position.ts';
 import type { BookView, Fill, OrderIntent, OrderPurpose, OrderSide } from '#core/trading.ts';
 import type { RiskContext, SymbolRisk, TradingState } from '#risk/context.ts';
 import { symbolKey } from '#risk/context.ts';
-import { checkFlatten, checkOrder, evaluateAccount } from '#risk/gate.ts';
+import { checkFlatten, checkOrder, checkProtectiveStop, evaluateAccount } from '#risk/gate.ts';
 import type { RiskDecision } from '#risk/reasons.ts';
 import { paramsFor } from '#strategy/config.ts';
-import { ImbalanceStrategy } from '#strategy/imbalance.ts';
+import type { ImbalanceParams } from '#strategy/config.ts';
+import { exitLevels, ImbalanceStrategy } from '#strategy/imbalance.ts';
 import type { Signal } from '#strategy/strategy.ts';
 import { strategyPosition } from '#strategy/strategy.ts';
 import type { MarketDataClient } from '#venues/market-data.ts';
@@ -33,6 +34,8 @@ import type { CrashPoint } from './execution.ts';
 import { rebuildFromJournal } from './recovery.ts';
 import type { Journal } from './journal.ts';
 import { LatencyRecorder } from './latency.ts';
+import type { ProtectiveStopView } from './protective-stops.ts';
+import { leaveStopToVenue, planProtectiveStop } from './protective-stops.ts';
 import type { PersistedEngineState, StateStore } from './state-store.ts';
 
 export type EnginePhase = 'INITIALIZING' | 'SYNCING' | 'RECONCILING' | 'READY' | 'STOPPING' | 'STOPPED';
@@ -71,7 +74,12 @@ interface SymbolState {
   openBuyLots: number;
   openSellLots: number;
   readonly strategy: ImbalanceStrategy;
+  readonly params: ImbalanceParams;
   readonly ledger: PositionLedger;
+  /** No protective stop is placed for this symbol before this time (after a refusal, ms). */
+  stopRetryTs: number;
+  /** The protective stop the engine's own stop exit last stood aside for (journalled once). */
+  stoodAsideFor: string | null;
   book: L2Book | null;
   lastSignal: Signal | null;
 }
@@ -165,7 +173,11 @@ export class Engine {
       trading: this.opts.trading,
       journal: this.journal,
       clock: this.clock,
-      hooks: { onFill: (o, f) => this.onFill(o, f), onDone: (o) => this.onOrderDone(o) },
+      hooks: {
+        onFill: (o, f) => this.onFill(o, f),
+        onDone: (o) => this.onOrderDone(o),
+        onStateChange: (o) => this.guardSymbol(o.intent.symbol),
+      },
       onInvariant: (detail) => this.setTradingState('HALTED', `invariant: ${detail}`),
       crashAt: this.opts.crashAt,
       onCrash: () => this.crash(),
@@ -195,6 +207,9 @@ export class Engine {
         openBuyLots: 0,
         openSellLots: 0,
         strategy: new ImbalanceStrategy(instrument, params),
+        params,
+        stopRetryTs: 0,
+        stoodAsideFor: null,
         ledger: new PositionLedger(instrument, this.opts.config.capital),
         book: null,
         lastSignal: null,
@@ -214,6 +229,166 @@ export class Engine {
     await this.recoverJournal();
     await this.reconcile();
     this.enter('READY', `trading ${this._tradingState}`);
+    // The housekeeping loop: order TTLs, and protective stops re-checked even when no event comes.
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref?.();
+    this.sweep();
+  }
+
+  private sweepTimer: ReturnType<typeof setInterval> | null = null;
+
+  /** Order TTLs and protective stops; runs every SWEEP_MS while READY. */
+  private sweep(): void {
+    if (this._phase !== 'READY' || this.crashed) return;
+    const now = this.clock.now();
+    const ttl = this.opts.config.entry.ttlMs;
+    for (const o of this.liveOpen()) {
+      if (o.intent.purpose === 'protective-stop') continue;
+      if (o.state !== 'OPEN' && o.state !== 'PARTIALLY_FILLED') continue; // unknown: resolveUnknown owns it
+      const sent = o.timestamps.SUBMITTED ?? o.intent.createdTs;
+      if (now - sent >= ttl) void this.execution.cancel(o, `ttl: resting ${now - sent} ms ≥ ${ttl} ms`);
+    }
+    for (const st of this.symbols.values()) this.guardSymbol(st.instrument.symbol);
+  }
+
+  // ------------------------------------------------------------------ protective stops
+
+  private get stopsEnabled(): boolean {
+    return this.opts.config.protectiveStop.enabled && this.opts.trading.capabilities.stopTypes.length > 0;
+  }
+
+  /** The live protective stops of a symbol, oldest first, as the planner sees them. */
+  private protectiveStops(symbol: string): ProtectiveStopView[] {
+    const out: ProtectiveStopView[] = [];
+    for (const o of this.liveOpen()) {
+      if (o.intent.symbol !== symbol || o.intent.purpose !== 'protective-stop') continue;
+      out.push({
+        clientOrderId: o.clientOrderId,
+        state: o.state,
+        side: o.intent.side,
+        remainingLots: o.remainingLots,
+        triggerTicks: o.intent.triggerTicks as number,
+        cancelling: this.execution.cancelling.has(o.clientOrderId),
+      });
+    }
+    return out;
+  }
+
+  /** The strategy's stop level for the symbol's position (ticks); null when flat. */
+  private stopLevel(st: SymbolState): number | null {
+    const pos = strategyPosition(st.ledger);
+    if (pos.side === 'flat') return null;
+    return exitLevels(pos.side, pos.entryTicks, st.params).stopTicks;
+  }
+
+  /**
+   * Keeps the venue-side protective stop of a symbol in line with its position (see
+   * protective-stops.ts): places through the risk gate's protective-stop path, cancels through
+   * execution. Runs after fills, acknowledgements and order ends, and on the sweep.
+   */
+  private guardSymbol(symbol: string): void {
+    if (this._phase !== 'READY' || this.crashed || this.flattening || !this.stopsEnabled) return;
+    const st = this.symbols.get(symbol);
+    if (!st) return;
+    const stops = this.protectiveStops(symbol);
+    const actions = planProtectiveStop({
+      positionLots: st.ledger.lots,
+      stopTicks: this.stopLevel(st),
+      stops,
+      entryWorking: this.pendingFor(symbol).entry,
+      makeBeforeBreak: this.opts.trading.capabilities.reduceOnly,
+    });
+    const now = this.clock.now();
+    for (const a of actions) {
+      if (a.kind === 'cancel') {
+        const o = this.execution.orders.get(a.clientOrderId);
+        if (o) void this.execution.cancel(o, a.why);
+        continue;
+      }
+      if (now < st.stopRetryTs || !st.book) continue;
+      const intent = this.protectiveStopIntent(st, a.side, a.qtyLots, a.triggerTicks, now);
+      const view = bookView(this.opts.venue, st.book);
+      const decision = checkProtectiveStop(
+        intent,
+        st.instrument,
+        view,
+        now,
+        this.riskContext(now),
+        this.opts.config.risk,
+      );
+      if (!decision.approved) st.stopRetryTs = now + STOP_RETRY_MS;
+      this.send(st, intent, view, decision, now, 0);
+    }
+  }
+
+  private protectiveStopIntent(
+    st: SymbolState,
+    side: OrderSide,
+    qtyLots: number,
+    triggerTicks: number,
+    now: number,
+  ): OrderIntent {
+    const caps = this.opts.trading.capabilities;
+    const market = caps.stopTypes.includes('stop-market');
+    const band = this.opts.config.protectiveStop.stopLimitBandBps;
+    const move = Math.max(1, Math.floor((triggerTicks * band) / 10_000));
+    return {
+      clientOrderId: this.nextClientOrderId(),
+      venue: this.opts.venue,
+      symbol: st.instrument.symbol,
+      side,
+      type: market ? 'stop-market' : 'stop-limit',
+      timeInForce: 'GTC',
+      ...(market
+        ? {}
+        : { priceTicks: side === 'sell' ? Math.max(1, triggerTicks - move) : triggerTicks + move }),
+      triggerTicks,
+      qtyLots,
+      reduceOnly: caps.reduceOnly,
+      purpose: 'protective-stop',
+      createdTs: now,
+    };
+  }
+
+  /**
+   * An exit signal meets the protective stop. The engine's own stop exit stands aside while the
+   * venue's stop guards the position (until the market is `fallbackBps` past its trigger). On spot
+   * every other exit must first get the stop out of the way (it holds the base the exit sells):
+   * the stop is cancelled and the exit waits for the next update. Returns true when the exit must
+   * not be sent now.
+   */
+  private exitBlockedByStop(st: SymbolState, signal: Signal): boolean {
+    if (!this.stopsEnabled) return false;
+    const symbol = st.instrument.symbol;
+    const stops = this.protectiveStops(symbol);
+    if (stops.length === 0) return false;
+    const lots = st.ledger.lots;
+    const exitPx = lots > 0 ? signal.book.bestBidTicks : signal.book.bestAskTicks;
+    if (
+      signal.exitReason === 'stop' &&
+      leaveStopToVenue(lots, exitPx, stops, this.opts.config.protectiveStop.fallbackBps)
+    ) {
+      const guard = stops[stops.length - 1]?.clientOrderId ?? null;
+      if (st.stoodAsideFor !== guard) {
+        st.stoodAsideFor = guard;
+        this.journal.append({
+          kind: 'signal',
+          ts: signal.ts,
+          event: 'stop-left-to-venue',
+          symbol,
+          protectiveStop: guard,
+          exitPriceTicks: exitPx,
+        });
+      }
+      return true;
+    }
+    if (this.opts.trading.capabilities.reduceOnly) return false;
+    for (const s of stops) {
+      const o = this.execution.orders.get(s.clientOrderId);
+      if (o && !s.cancelling)
+        void this.execution.cancel(o, `spot exit (${signal.exitReason ?? 'exit'}) needs the base`);
+    }
+    return true;
   }
 
   private allSynced(): boolean {
@@ -303,6 +478,18 @@ export class Engine {
     const ours = open.filter((o) => parseClientOrderId(o.clientOrderId) !== null);
     const foreign = open.filter((o) => parseClientOrderId(o.clientOrderId) === null);
     for (const o of ours) {
+      // A protective stop the journal knows still guards the position it was placed for: it stays
+      // (the venue's answer about it resolves it, and the guard replaces it if it no longer fits).
+      const known = this.execution.orders.get(o.clientOrderId);
+      if (known?.intent.purpose === 'protective-stop' && this.symbols.get(o.symbol)?.ledger.lots !== 0) {
+        this.journal.append({
+          kind: 'reconcile',
+          ts: this.clock.now(),
+          event: 'kept-protective-stop',
+          order: o,
+        });
+        continue;
+      }
       const r = await this.opts.trading.cancel(o.symbol, o.clientOrderId);
       this.journal.append({
         kind: 'reconcile',
@@ -312,7 +499,16 @@ export class Engine {
         result: r.kind,
       });
     }
-    if (ours.length > 0) this.log(`engine: cancelled ${ours.length} order(s) of ours left open at the venue`);
+    const cancelled = ours.filter(
+      (o) =>
+        this.execution.orders.get(o.clientOrderId)?.intent.purpose !== 'protective-stop' ||
+        this.symbols.get(o.symbol)?.ledger.lots === 0,
+    ).length;
+    if (cancelled > 0) this.log(`engine: cancelled ${cancelled} order(s) of ours left open at the venue`);
+    if (cancelled < ours.length)
+      this.log(
+        `engine: kept ${ours.length - cancelled} protective stop(s) guarding positions from the previous run`,
+      );
     if (foreign.length > 0) {
       this.journal.append({
         kind: 'reconcile',
@@ -389,6 +585,7 @@ export class Engine {
       this.crash();
       return;
     }
+    if (signal.kind === 'exit' && this.exitBlockedByStop(st, signal)) return;
     const intent = this.intentFor(st, signal, now);
     if (!intent) return;
     const decision = checkOrder(
@@ -450,7 +647,7 @@ export class Engine {
     for (const o of this.liveOpen()) {
       if (o.intent.symbol !== symbol) continue;
       if (o.intent.purpose === 'entry') entry = true;
-      else exit = true;
+      else if (o.intent.purpose !== 'protective-stop') exit = true;
     }
     return { entry, exit };
   }
@@ -490,16 +687,22 @@ export class Engine {
       this.rejections.set('SIZE_ZERO', (this.rejections.get('SIZE_ZERO') ?? 0) + 1);
       return null;
     }
+    // A maker entry joins the near touch (post-only) and rests until filled or its TTL.
+    const maker = purpose === 'entry' && this.opts.config.entry.timeInForce === 'POST_ONLY';
     return {
       clientOrderId: this.nextClientOrderId(),
       venue: this.opts.venue,
       symbol: i.symbol,
       side,
-      // A marketable limit, IOC: it takes what is there up to a known price (so the gate prices
-      // it exactly and it can never fill worse), and whatever it cannot get now expires.
+      // Otherwise a marketable limit, IOC: it takes what is there up to a known price (so the gate
+      // prices it exactly and it can never fill worse), and whatever it cannot get now expires.
       type: 'limit',
-      timeInForce: 'IOC',
-      priceTicks: limitThrough(side, signal.book, purpose === 'entry' ? 0 : EXIT_SLIPPAGE_BPS),
+      timeInForce: maker ? 'POST_ONLY' : 'IOC',
+      priceTicks: maker
+        ? side === 'buy'
+          ? signal.book.bestBidTicks
+          : signal.book.bestAskTicks
+        : limitThrough(side, signal.book, purpose === 'entry' ? 0 : EXIT_SLIPPAGE_BPS),
       qtyLots,
       reduceOnly,
       purpose,
@@ -539,6 +742,9 @@ export class Engine {
       st.openSellLots = 0;
     }
     for (const o of this.liveOpen()) {
+      // A protective stop can only take the position off (reduce-only; on spot it holds the base it
+      // would sell): it is neither exposure nor a resting order an exit could flip the position with.
+      if (o.intent.purpose === 'protective-stop') continue;
       const st = this.symbols.get(o.intent.symbol);
       if (st === undefined || st.instrument.symbol !== o.intent.symbol) continue;
       if (o.intent.side === 'buy') {
@@ -621,11 +827,13 @@ export class Engine {
     } else if (this.flattening) {
       void this.flattenStep();
     }
+    this.guardSymbol(fill.symbol);
     void order;
   }
 
   private onOrderDone(order: ManagedOrder): void {
     if (this.flattening && order.intent.purpose === 'flatten') void this.flattenStep();
+    this.guardSymbol(order.intent.symbol);
   }
 
   private onRiskAction(action: 'HALT' | 'KILL', reason: string, detail: string): void {
@@ -738,6 +946,7 @@ export class Engine {
   /** After a simulated crash: drop every connection without cancelling anything, as a dead process would. */
   async kill9(): Promise<void> {
     this.crash();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.execution.stop();
     await this.market?.stop();
     await this.opts.trading.stop();
@@ -787,13 +996,34 @@ export class Engine {
       const deadline = this.clock.now() + (opts.timeoutMs ?? 10_000);
       while (!this.flat && this.clock.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     }
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
     this.enter('STOPPING');
     if (wasReady) {
       for (const st of this.symbols.values()) {
+        const symbol = st.instrument.symbol;
+        const guarded = st.ledger.lots !== 0 && this.protectiveStops(symbol).length > 0;
         try {
-          await this.opts.trading.cancelAll(st.instrument.symbol);
+          if (!guarded) {
+            await this.opts.trading.cancelAll(symbol);
+            continue;
+          }
+          // The position stays open after we stop: its protective stop stays at the venue to guard
+          // it, and everything else of ours is cancelled.
+          for (const o of this.liveOpen())
+            if (o.intent.symbol === symbol && o.intent.purpose !== 'protective-stop')
+              await this.execution.cancel(o, 'engine stopping');
+          this.journal.append({
+            kind: 'engine',
+            ts: this.clock.now(),
+            event: 'protective-stop-left',
+            symbol,
+            positionLots: st.ledger.lots,
+            stops: this.protectiveStops(symbol).map((p) => p.clientOrderId),
+          });
+          this.log(`engine: ${symbol} position left open, guarded by its protective stop at the venue`);
         } catch (err) {
-          this.log(`engine: cancel-all on stop failed: ${(err as Error).message}`);
+          this.log(`engine: cancel on stop failed: ${(err as Error).message}`);
         }
       }
     }
@@ -856,6 +1086,11 @@ export class Engine {
 }
 
 const HOUR = 3_600_000;
+
+/** The housekeeping sweep (order TTLs, protective stops) runs this often. */
+const SWEEP_MS = 250;
+/** After the gate refuses a protective stop, the next attempt for that symbol waits this long. */
+const STOP_RETRY_MS = 1_000;
 
 /** Exits (stops, targets, flatten) may walk this far past the touch to get out: inside the gate's 50 bps band. */
 const EXIT_SLIPPAGE_BPS = 20;

@@ -37,6 +37,8 @@ export interface ExecutionHooks {
   onFill(order: ManagedOrder, fill: Fill): void;
   /** An order reached a terminal state. */
   onDone?(order: ManagedOrder): void;
+  /** The venue moved an order on (acknowledged, filled, cancelled…): after the transition. */
+  onStateChange?(order: ManagedOrder): void;
 }
 
 export interface ExecutionOptions {
@@ -89,6 +91,8 @@ export class Execution {
   private readonly early = new Map<string, Fill[]>();
   /** Unknown outcomes being resolved. */
   readonly resolving = new Set<string>();
+  /** Cancels requested and not yet answered. */
+  readonly cancelling = new Set<string>();
   private stopped = false;
   /** Crash simulation: nothing more happens here, as when the process dies. */
   crashed = false;
@@ -270,7 +274,40 @@ export class Execution {
       return;
     }
     this.journalOrder(order, source, { venueStatus: v.status, venueFilledLots: v.filledLots });
+    this.opts.hooks.onStateChange?.(order);
     if (!isLive(order.state)) this.opts.hooks.onDone?.(order);
+  }
+
+  /**
+   * Cancels one of our orders at the venue, on the record (why it was cancelled goes in the
+   * journal first). The venue's answer moves the order; a refused cancel ("unknown order": it
+   * filled or ended meanwhile) or an unknown outcome is settled by asking the venue about the order.
+   * Cancels are never risk-checked: they can only take risk off.
+   */
+  async cancel(order: ManagedOrder, why: string): Promise<void> {
+    const id = order.clientOrderId;
+    if (this.crashed || this.stopped || this.cancelling.has(id) || !isLive(order.state)) return;
+    this.cancelling.add(id);
+    this.journalOrder(order, 'cancel-requested', { why });
+    try {
+      const r = await this.opts.trading.cancel(order.intent.symbol, id);
+      if (this.crashed) return;
+      if (r.kind === 'ok') {
+        this.applyVenueState(order, r.state, 'cancel');
+        return;
+      }
+      this.journalOrder(
+        order,
+        r.kind === 'rejected' ? 'cancel-rejected' : 'cancel-unknown',
+        r.kind === 'rejected' ? { code: r.code, message: r.message } : { reason: r.reason },
+      );
+      await this.reconcileOne(order);
+    } catch (err) {
+      this.journalOrder(order, 'cancel-failed', { error: (err as Error).message });
+      await this.reconcileOne(order);
+    } finally {
+      this.cancelling.delete(id);
+    }
   }
 
   /** Venue truth from the private stream. */
@@ -316,12 +353,17 @@ export class Execution {
   async reconcileLive(): Promise<void> {
     for (const order of this.liveOrders()) {
       if (order.state === 'UNKNOWN') continue; // resolveUnknown owns it
-      try {
-        const v = await this.opts.trading.queryOrder(order.intent.symbol, order.clientOrderId);
-        if (v) this.applyVenueState(order, v, 'reconcile');
-      } catch (err) {
-        this.journalOrder(order, 'query-failed', { error: (err as Error).message });
-      }
+      await this.reconcileOne(order);
+    }
+  }
+
+  private async reconcileOne(order: ManagedOrder): Promise<void> {
+    if (this.crashed || !isLive(order.state) || order.state === 'UNKNOWN') return;
+    try {
+      const v = await this.opts.trading.queryOrder(order.intent.symbol, order.clientOrderId);
+      if (v) this.applyVenueState(order, v, 'reconcile');
+    } catch (err) {
+      this.journalOrder(order, 'query-failed', { error: (err as Error).message });
     }
   }
 
