@@ -16,7 +16,32 @@
  * WebSocket:
  *   /ws/<listenKey>   user data stream: ORDER_TRADE_UPDATE for every order change and fill, in
  *                     order; ACCOUNT_UPDATE after every fill; listenKeyExpired when the key lapses.
- *   /ws-fapi/v1       WebSocket API: order.place, order.cancel, order.status.
+ *   /ws-fapi/v1       WebSocket API: order.place, order.cancel, order.status, algoOrder.place,
+ *                     algoOrder.cancel.
+ *
+ * Conditional (stop) orders live in the Algo Service since 2025-12-09 (changelog
+ * https://developers.binance.com/docs/derivatives/change-log#2025-11-06; facts and sources in
+ * research-stops.md §1):
+ *   POST   /fapi/v1/algoOrder        algoType=CONDITIONAL, type STOP_MARKET | STOP (with price),
+ *                                    triggerPrice, quantity, reduceOnly, workingType, clientAlgoId [DOC]
+ *   DELETE /fapi/v1/algoOrder        algoId | clientAlgoId, no symbol → {algoId, clientAlgoId,
+ *                                    code:"200", msg:"success"} [DOC]
+ *   DELETE /fapi/v1/algoOpenOrders   symbol → {"code":200,"msg":…} [ASSUMED: body undocumented]
+ *   GET    /fapi/v1/algoOrder        algoId | clientAlgoId [DOC]; unknown → -2013 [ASSUMED]
+ *   GET    /fapi/v1/openAlgoOrders   symbol optional [DOC]
+ *   GET    /fapi/v1/allAlgoOrders    symbol, startTime, endTime, limit [DOC]
+ * - The old POST /fapi/v1/order and WS order.place reject the conditional types with -4120 [DOC].
+ * - An untriggered algo order is invisible to the order endpoints (GET/DELETE /fapi/v1/order by
+ *   its client id answer -2013/-2011; openOrders omits it) [community: ccxt#27486].
+ * - User stream: ALGO_UPDATE with X = NEW / CANCELED / EXPIRED / TRIGGERING / TRIGGERED / FINISHED
+ *   [DOC]. Once triggered, the matching-engine order it became is reported by ORDER_TRADE_UPDATE
+ *   with `i` = the algo's `ai` (actualOrderId) [DOC]; that order's `c` is undocumented, so the
+ *   simulator gives it a venue-generated id that is NOT ours (the worst case) [ASSUMED], and pushes
+ *   ALGO_UPDATE TRIGGERED/FINISHED only AFTER the triggered order's fills (a community report says
+ *   fills can come first: nautilus_trader#3664) [ASSUMED worst case]. `faults.withholdAlgoTriggers`
+ *   drops those two updates altogether (the client must resolve the fills via the algo query).
+ * - countdownCancelAll expiry and DELETE /fapi/v1/allOpenOrders do NOT cancel algo orders
+ *   [ASSUMED: undocumented; a separate algo cancel-all exists, research-stops.md §1e].
  *
  * Signing, checked as the venue does:
  * - REST: `X-MBX-APIKEY` header; signature = hex HMAC-SHA256(secret, query ‖ body), `signature`
@@ -47,6 +72,7 @@ import { WebSocket } from 'ws';
 import type { L2Book } from '#core/book.ts';
 import { fromSteps } from '#core/grid.ts';
 import { Money } from '#core/money.ts';
+import { isStopType } from '#core/trading.ts';
 import {
   BINANCE_MAX_RECV_WINDOW_MS,
   timestampAcceptable,
@@ -119,7 +145,34 @@ export class BinanceTradingFaults extends PlaceAndSignFaults<{
   takeTimestamp(): boolean {
     return this.takeSigned();
   }
+
+  /** Triggered algo orders send no ALGO_UPDATE TRIGGERED / FINISHED while this is set. */
+  withholdAlgoTriggers = false;
 }
+
+/** The Algo Service's view of a conditional order (the matching engine holds the order itself). */
+interface AlgoInfo {
+  readonly algoId: number;
+  /** The venue-generated client id of the matching-engine order it becomes when triggered. */
+  readonly actualClientId: string;
+  readonly workingType: string;
+  triggerTime: number;
+}
+
+/** Conditional order types of the Algo Service; the order endpoints answer -4120 for them. */
+const ALGO_TYPES = new Set([
+  'STOP_MARKET',
+  'STOP',
+  'TAKE_PROFIT',
+  'TAKE_PROFIT_MARKET',
+  'TRAILING_STOP_MARKET',
+]);
+const ERR_ALGO_SWITCH: ApiError = {
+  status: 400,
+  code: -4120,
+  msg: 'Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.',
+};
+const ERR_UNKNOWN_ORDER: ApiError = { status: 400, code: -2011, msg: 'Unknown order sent.' };
 
 /** A fill as the simulator recorded it, with the realized P&L it booked (for userTrades). */
 export interface RecordedFill extends SimFill {
@@ -166,6 +219,12 @@ const SIGNED_PATHS = new Set([
   'GET /fapi/v2/positionRisk',
   'GET /fapi/v2/balance',
   'POST /fapi/v1/countdownCancelAll',
+  'POST /fapi/v1/algoOrder',
+  'DELETE /fapi/v1/algoOrder',
+  'GET /fapi/v1/algoOrder',
+  'DELETE /fapi/v1/algoOpenOrders',
+  'GET /fapi/v1/openAlgoOrders',
+  'GET /fapi/v1/allAlgoOrders',
 ]);
 
 export class ApiFailure extends Error {
@@ -194,6 +253,13 @@ export class BinanceFuturesTradingSim {
    * of that symbol is cancelled. Checked on every market step (the venue checks about every 10 ms).
    */
   private readonly countdowns = new Map<string, { account: string; symbol: string; deadline: number }>();
+  /** Algo (conditional) orders by the matching engine's order id. */
+  private readonly algos = new Map<string, AlgoInfo>();
+  private readonly algoOrderIdOf = new Map<number, string>();
+  private nextAlgoId = 3_000_000_000_000_001;
+  private placingWorkingType = 'CONTRACT_PRICE';
+  /** ALGO_UPDATEs held back until the triggered order's own updates are out. */
+  private deferred: Array<{ account: string; text: string }> = [];
   /** Recent requests by channel and method/path (the last 5,000–10,000; for tests). */
   readonly requests: Array<{ channel: 'rest' | 'ws-api'; what: string; ts: number }> = [];
 
@@ -245,7 +311,8 @@ export class BinanceFuturesTradingSim {
     for (const [key, c] of this.countdowns) {
       if (c.deadline > now) continue;
       this.countdowns.delete(key);
-      this.engine.cancelAll(c.account, VENUE, c.symbol, now);
+      // [ASSUMED] the countdown spares Algo Service orders (research-stops.md §1e).
+      this.engine.cancelAll(c.account, VENUE, c.symbol, now, 'non-stops');
     }
   }
 
@@ -352,14 +419,53 @@ export class BinanceFuturesTradingSim {
         return send(200, this.queryOrder(account, p));
       case 'DELETE /fapi/v1/allOpenOrders': {
         const symbol = required(p, 'symbol');
-        this.engine.cancelAll(account, VENUE, symbol, now);
+        // [ASSUMED] allOpenOrders spares Algo Service orders (research-stops.md §1e).
+        this.engine.cancelAll(account, VENUE, symbol, now, 'non-stops');
         return send(200, { code: 200, msg: 'The operation of cancel all open order is done.' });
       }
       case 'GET /fapi/v1/openOrders': {
         const symbol = p('symbol');
+        const open = this.engine.openOrders(account, VENUE, symbol).filter((o) => o.triggered);
         return send(
           200,
-          this.engine.openOrders(account, VENUE, symbol).map((o) => this.orderJson(o)),
+          open.map((o) => this.orderJson(o)),
+        );
+      }
+      case 'POST /fapi/v1/algoOrder':
+        return this.placeAlgo(account, p, now, (status, result) => {
+          if (status !== 0) send(status, result, this.orderHeaders());
+        });
+      case 'DELETE /fapi/v1/algoOrder': {
+        const o = this.cancelAlgo(account, p, now);
+        const algoId = this.algos.get(o.orderId)?.algoId;
+        return send(200, { algoId, clientAlgoId: o.request.clientOrderId, code: '200', msg: 'success' });
+      }
+      case 'GET /fapi/v1/algoOrder':
+        return send(200, this.algoJson(this.findAlgo(account, p, ERR.noOrder)));
+      case 'DELETE /fapi/v1/algoOpenOrders': {
+        const symbol = required(p, 'symbol');
+        this.engine.cancelAll(account, VENUE, symbol, now, 'stops');
+        // [ASSUMED] body: undocumented (research-stops.md §1b).
+        return send(200, { code: 200, msg: 'The operation of cancel all open order is done.' });
+      }
+      case 'GET /fapi/v1/openAlgoOrders': {
+        const open = this.engine.openOrders(account, VENUE, p('symbol'));
+        return send(
+          200,
+          open.filter((o) => this.algos.has(o.orderId) && !o.triggered).map((o) => this.algoJson(o)),
+        );
+      }
+      case 'GET /fapi/v1/allAlgoOrders': {
+        const symbol = required(p, 'symbol');
+        const start = Number(p('startTime') ?? 0);
+        const end = Number(p('endTime') ?? Number.MAX_SAFE_INTEGER);
+        const limit = Math.min(1000, Math.max(1, Number(p('limit') ?? 500) || 500));
+        const list = [...this.algos.keys()]
+          .map((id) => this.engine.order(account, VENUE, { orderId: id }, symbol))
+          .filter((o): o is SimOrder => o !== undefined && o.createdTs >= start && o.createdTs <= end);
+        return send(
+          200,
+          list.slice(0, limit).map((o) => this.algoJson(o)),
         );
       }
       case 'GET /fapi/v1/userTrades':
@@ -451,6 +557,7 @@ export class BinanceFuturesTradingSim {
     if (sideText !== 'BUY' && sideText !== 'SELL')
       throw new ApiFailure({ status: 400, code: -1117, msg: 'Invalid side.' });
     const typeText = required(p, 'type');
+    if (ALGO_TYPES.has(typeText)) throw new ApiFailure(ERR_ALGO_SWITCH);
     if (typeText !== 'MARKET' && typeText !== 'LIMIT')
       throw new ApiFailure({ status: 400, code: -1116, msg: 'Invalid orderType.' });
     const tifText = p('timeInForce');
@@ -518,16 +625,220 @@ export class BinanceFuturesTradingSim {
 
   private cancelOrder(account: string, p: (name: string) => string | undefined, now: number): unknown {
     const symbol = required(p, 'symbol');
-    const r = this.engine.cancel(account, VENUE, symbol, this.selectOrder(p), now);
+    const o = this.visibleOrder(account, this.selectOrder(p), symbol);
+    if (!o) throw new ApiFailure(ERR_UNKNOWN_ORDER);
+    const r = this.engine.cancel(account, VENUE, symbol, { orderId: o.orderId }, now);
     if ('reject' in r) throw rejectFailure(r.reject);
     return this.orderJson(r);
   }
 
   private queryOrder(account: string, p: (name: string) => string | undefined): unknown {
     const symbol = required(p, 'symbol');
-    const o = this.engine.order(account, VENUE, this.selectOrder(p), symbol);
+    const o = this.visibleOrder(account, this.selectOrder(p), symbol);
     if (!o) throw new ApiFailure(ERR.noOrder);
     return this.orderJson(o);
+  }
+
+  /**
+   * An order as the order endpoints see it: an algo order only once triggered, and only by its
+   * matching-engine order id (its client id there is the venue-generated one).
+   */
+  private visibleOrder(
+    account: string,
+    sel: { orderId?: string; clientOrderId?: string },
+    symbol: string,
+  ): SimOrder | undefined {
+    if (sel.orderId === undefined) {
+      for (const [orderId, a] of this.algos) {
+        if (a.actualClientId !== sel.clientOrderId) continue;
+        const o = this.engine.order(account, VENUE, { orderId }, symbol);
+        return o?.triggered ? o : undefined;
+      }
+      const o = this.engine.order(account, VENUE, sel, symbol);
+      return o && !this.algos.has(o.orderId) ? o : undefined;
+    }
+    const o = this.engine.order(account, VENUE, { orderId: sel.orderId }, symbol);
+    if (!o) return undefined;
+    const algo = this.algos.get(o.orderId);
+    if (algo && !o.triggered) return undefined;
+    const shown = algo ? algo.actualClientId : o.request.clientOrderId;
+    return sel.clientOrderId === undefined || sel.clientOrderId === shown ? o : undefined;
+  }
+
+  // ------------------------------------------------------------------------------ Algo Service
+
+  /** POST /fapi/v1/algoOrder and WS algoOrder.place (see the module comment). */
+  private placeAlgo(
+    account: string,
+    p: (name: string) => string | undefined,
+    now: number,
+    reply: (status: number, body: unknown) => void,
+  ): void {
+    if (required(p, 'algoType') !== 'CONDITIONAL')
+      throw new ApiFailure({ status: 400, code: -1116, msg: 'Invalid algoType.' });
+    const symbol = required(p, 'symbol');
+    const spec = this.specs.get(`${VENUE} ${symbol}`);
+    if (!spec) throw new ApiFailure({ status: 400, code: -1121, msg: 'Invalid symbol.' });
+    const sideText = required(p, 'side');
+    if (sideText !== 'BUY' && sideText !== 'SELL')
+      throw new ApiFailure({ status: 400, code: -1117, msg: 'Invalid side.' });
+    const typeText = required(p, 'type');
+    // TAKE_PROFIT* and TRAILING_STOP_MARKET are not modelled.
+    if (typeText !== 'STOP_MARKET' && typeText !== 'STOP')
+      throw new ApiFailure({ status: 400, code: -1116, msg: 'Invalid orderType.' });
+    const tif = p('timeInForce') ?? 'GTC';
+    if (tif !== 'GTC') throw new ApiFailure({ status: 400, code: -1115, msg: 'Invalid timeInForce.' });
+    const workingType = p('workingType') ?? 'CONTRACT_PRICE';
+    if (workingType !== 'CONTRACT_PRICE' && workingType !== 'MARK_PRICE')
+      throw new ApiFailure({
+        status: 400,
+        code: -1100,
+        msg: "Illegal characters found in parameter 'workingType'.",
+      });
+    const clientAlgoId = p('clientAlgoId') ?? `sim${randomBytes(9).toString('hex')}`;
+    if (!CLIENT_ID.test(clientAlgoId))
+      throw new ApiFailure({ status: 400, code: -4015, msg: 'Client order id is not valid.' });
+    const amounts = parseOrderAmounts(
+      spec,
+      typeText === 'STOP' ? required(p, 'price') : undefined,
+      required(p, 'quantity'),
+    );
+    if ('reject' in amounts) throw rejectFailure(amounts.reject);
+    const trigger = parseOrderAmounts(spec, required(p, 'triggerPrice'), required(p, 'quantity'));
+    if ('reject' in trigger) throw rejectFailure(trigger.reject);
+    const reduceOnly = p('reduceOnly');
+    if (reduceOnly !== undefined && reduceOnly !== 'true' && reduceOnly !== 'false')
+      throw new ApiFailure({
+        status: 400,
+        code: -1100,
+        msg: "Illegal characters found in parameter 'reduceOnly'; legal range is 'true, false'.",
+      });
+    const fault = this.faults.takeOrder();
+    if (fault?.kind === 'reject') throw new ApiFailure({ status: 400, code: fault.code, msg: fault.msg });
+    const book = this.host.book(symbol);
+    if (!book) throw new ApiFailure({ status: 400, code: -1121, msg: 'Invalid symbol.' });
+    this.orderCount.push(now);
+    this.placingWorkingType = workingType; // read by onOrderUpdate when the engine reports it
+    const result = this.engine.place(
+      {
+        venue: VENUE,
+        symbol,
+        clientOrderId: clientAlgoId,
+        side: sideText === 'BUY' ? 'buy' : 'sell',
+        type: typeText === 'STOP' ? 'stop-limit' : 'stop-market',
+        timeInForce: 'GTC',
+        priceTicks: amounts.priceTicks,
+        triggerTicks: trigger.priceTicks,
+        qtyLots: amounts.qtyLots,
+        reduceOnly: reduceOnly === 'true',
+        account,
+        ts: now,
+      },
+      book,
+    );
+    if (fault?.kind === 'silent') return reply(0, null);
+    if (fault?.kind === 'unknown')
+      return reply(ERR.unknown.status, { code: ERR.unknown.code, msg: ERR.unknown.msg });
+    if ('reject' in result) throw rejectFailure(result.reject);
+    reply(200, this.algoJson(result.order));
+  }
+
+  /** The algo order named by `algoId` or `clientAlgoId`, else `notFound`. */
+  private findAlgo(account: string, p: (name: string) => string | undefined, notFound: ApiError): SimOrder {
+    const algoId = p('algoId');
+    const clientAlgoId = p('clientAlgoId') ?? p('clientalgoid');
+    if (algoId === undefined && clientAlgoId === undefined) throw new ApiFailure(mandatory('algoId'));
+    const orderId = algoId !== undefined ? this.algoOrderIdOf.get(Number(algoId)) : undefined;
+    if (algoId !== undefined && orderId === undefined) throw new ApiFailure(notFound);
+    const o = this.engine.order(account, VENUE, { orderId, clientOrderId: clientAlgoId });
+    if (!o || !this.algos.has(o.orderId)) throw new ApiFailure(notFound);
+    return o;
+  }
+
+  /** Cancels an untriggered algo order (a triggered one is the matching engine's to cancel). */
+  private cancelAlgo(account: string, p: (name: string) => string | undefined, now: number): SimOrder {
+    const o = this.findAlgo(account, p, ERR_UNKNOWN_ORDER);
+    if (o.triggered) throw new ApiFailure(ERR_UNKNOWN_ORDER);
+    const r = this.engine.cancel(account, VENUE, o.request.symbol, { orderId: o.orderId }, now);
+    if ('reject' in r) throw new ApiFailure(ERR_UNKNOWN_ORDER);
+    return r;
+  }
+
+  /** The Algo Service's status of an algo order. */
+  private algoStatus(o: SimOrder): string {
+    if (o.triggered) return o.status === 'NEW' || o.status === 'PARTIALLY_FILLED' ? 'TRIGGERED' : 'FINISHED';
+    return o.status === 'NEW' ? 'NEW' : o.status;
+  }
+
+  /** The algo order object (research-stops.md §1a/§1b field list). */
+  private algoJson(o: SimOrder): Record<string, unknown> {
+    const spec = this.specs.get(`${VENUE} ${o.request.symbol}`) as SimInstrumentSpec;
+    const r = o.request;
+    const a = this.algos.get(o.orderId) as AlgoInfo;
+    return {
+      algoId: a.algoId,
+      clientAlgoId: r.clientOrderId,
+      algoType: 'CONDITIONAL',
+      orderType: r.type === 'stop-limit' ? 'STOP' : 'STOP_MARKET',
+      symbol: r.symbol,
+      side: r.side === 'buy' ? 'BUY' : 'SELL',
+      positionSide: 'BOTH',
+      timeInForce: 'GTC',
+      quantity: fromSteps(r.qtyLots, spec.qty),
+      algoStatus: this.algoStatus(o),
+      actualOrderId: o.triggered ? o.orderId : '',
+      actualPrice: o.triggered ? avgPrice(o, spec) : '0',
+      triggerPrice: fromSteps(r.triggerTicks as number, spec.price),
+      price: r.priceTicks === undefined ? '0' : fromSteps(r.priceTicks, spec.price),
+      icebergQuantity: null,
+      selfTradePreventionMode: 'NONE',
+      workingType: a.workingType,
+      priceMatch: 'NONE',
+      closePosition: false,
+      priceProtect: false,
+      reduceOnly: r.reduceOnly,
+      createTime: o.createdTs,
+      updateTime: o.updatedTs,
+      triggerTime: a.triggerTime,
+      goodTillDate: 0,
+    };
+  }
+
+  /** ALGO_UPDATE (research-stops.md §1d). */
+  private algoUpdate(o: SimOrder, status: string, now: number): string {
+    const j = this.algoJson(o);
+    const spec = this.specs.get(`${VENUE} ${o.request.symbol}`) as SimInstrumentSpec;
+    return JSON.stringify({
+      e: 'ALGO_UPDATE',
+      T: now,
+      E: now,
+      o: {
+        caid: j.clientAlgoId,
+        aid: j.algoId,
+        at: 'CONDITIONAL',
+        o: j.orderType,
+        s: j.symbol,
+        S: j.side,
+        ps: 'BOTH',
+        f: 'GTC',
+        q: j.quantity,
+        X: status,
+        ai: status === 'NEW' || status === 'CANCELED' || status === 'TRIGGERING' ? '' : o.orderId,
+        ap: j.actualPrice,
+        aq: fromSteps(o.filledLots, spec.qty),
+        act: o.request.type === 'stop-limit' ? 'LIMIT' : 'MARKET',
+        tp: j.triggerPrice,
+        p: j.price,
+        V: 'NONE',
+        wt: j.workingType,
+        pm: 'NONE',
+        cp: false,
+        pP: false,
+        R: o.request.reduceOnly,
+        tt: j.triggerTime,
+        gtd: 0,
+      },
+    });
   }
 
   private userTrades(account: string, p: (name: string) => string | undefined): unknown {
@@ -613,11 +924,12 @@ export class BinanceFuturesTradingSim {
   private orderJson(o: SimOrder): Record<string, unknown> {
     const spec = this.specs.get(`${VENUE} ${o.request.symbol}`) as SimInstrumentSpec;
     const r = o.request;
+    const algo = this.algos.get(o.orderId);
     return {
       orderId: Number(o.orderId),
       symbol: r.symbol,
       status: o.status,
-      clientOrderId: r.clientOrderId,
+      clientOrderId: algo ? algo.actualClientId : r.clientOrderId,
       price: r.priceTicks === undefined ? '0' : fromSteps(r.priceTicks, spec.price),
       avgPrice: avgPrice(o, spec),
       origQty: fromSteps(r.qtyLots, spec.qty),
@@ -625,7 +937,7 @@ export class BinanceFuturesTradingSim {
       cumQty: fromSteps(o.filledLots, spec.qty),
       cumQuote: o.cumNotional,
       timeInForce: r.type === 'market' ? 'GTC' : r.timeInForce === 'POST_ONLY' ? 'GTX' : r.timeInForce,
-      type: r.type === 'market' ? 'MARKET' : 'LIMIT',
+      type: orderTypeText(r),
       reduceOnly: r.reduceOnly,
       closePosition: false,
       side: r.side === 'buy' ? 'BUY' : 'SELL',
@@ -633,7 +945,7 @@ export class BinanceFuturesTradingSim {
       stopPrice: '0',
       workingType: 'CONTRACT_PRICE',
       priceProtect: false,
-      origType: r.type === 'market' ? 'MARKET' : 'LIMIT',
+      origType: orderTypeText(r),
       priceMatch: 'NONE',
       selfTradePreventionMode: 'NONE',
       goodTillDate: 0,
@@ -649,6 +961,28 @@ export class BinanceFuturesTradingSim {
     if (r.venue !== VENUE) return;
     const spec = this.specs.get(`${VENUE} ${r.symbol}`) as SimInstrumentSpec;
     const now = this.host.now();
+    let algo = this.algos.get(o.orderId);
+    if (!algo && isStopType(r.type)) {
+      // Only placeAlgo makes stop orders here: this is its NEW report.
+      algo = {
+        algoId: this.nextAlgoId++,
+        actualClientId: `sim-me-${randomBytes(6).toString('hex')}`,
+        workingType: this.placingWorkingType,
+        triggerTime: 0,
+      };
+      this.algos.set(o.orderId, algo);
+      this.algoOrderIdOf.set(algo.algoId, o.orderId);
+    }
+    if (algo) {
+      if (!o.triggered) return this.push(r.account, this.algoUpdate(o, o.status, now));
+      if (algo.triggerTime === 0) {
+        algo.triggerTime = now;
+        this.push(r.account, this.algoUpdate(o, 'TRIGGERING', now));
+        this.deferAlgoUpdate(r.account, () => this.algoUpdate(o, 'TRIGGERED', now));
+      }
+      if (o.status !== 'NEW' && o.status !== 'PARTIALLY_FILLED')
+        this.deferAlgoUpdate(r.account, () => this.algoUpdate(o, 'FINISHED', now));
+    }
     let rp = '0';
     if (f) {
       const key = `${r.account} ${r.symbol}`;
@@ -664,9 +998,9 @@ export class BinanceFuturesTradingSim {
       T: f ? f.ts : o.updatedTs,
       o: {
         s: r.symbol,
-        c: r.clientOrderId,
+        c: algo ? algo.actualClientId : r.clientOrderId,
         S: r.side === 'buy' ? 'BUY' : 'SELL',
-        o: r.type === 'market' ? 'MARKET' : 'LIMIT',
+        o: orderTypeText(r),
         f: r.type === 'market' ? 'GTC' : r.timeInForce === 'POST_ONLY' ? 'GTX' : r.timeInForce,
         q: fromSteps(r.qtyLots, spec.qty),
         p: r.priceTicks === undefined ? '0' : fromSteps(r.priceTicks, spec.price),
@@ -687,7 +1021,7 @@ export class BinanceFuturesTradingSim {
         m: f ? f.liquidity === 'maker' : false,
         R: r.reduceOnly,
         wt: 'CONTRACT_PRICE',
-        ot: r.type === 'market' ? 'MARKET' : 'LIMIT',
+        ot: orderTypeText(r),
         ps: 'BOTH',
         cp: false,
         rp,
@@ -728,6 +1062,21 @@ export class BinanceFuturesTradingSim {
         ],
       },
     };
+  }
+
+  /**
+   * Queues an ALGO_UPDATE to go out after the updates of the triggered order pushed in the same
+   * turn (the worst-case ordering; see the module comment).
+   */
+  private deferAlgoUpdate(account: string, text: () => string): void {
+    if (this.faults.withholdAlgoTriggers) return;
+    if (this.deferred.length === 0)
+      setImmediate(() => {
+        const list = this.deferred;
+        this.deferred = [];
+        for (const d of list) this.push(d.account, d.text);
+      });
+    this.deferred.push({ account, text: text() });
   }
 
   /** Sends to every stream of the account's active listenKey. */
@@ -784,6 +1133,11 @@ export class BinanceFuturesTradingSim {
           return answer(200, this.cancelOrder(account, p, now));
         case 'order.status':
           return answer(200, this.queryOrder(account, p));
+        case 'algoOrder.place':
+          return this.placeAlgo(account, p, now, answer);
+        case 'algoOrder.cancel':
+          // The full algo object (developers.binance.com's shape of the two, research-stops.md §1c).
+          return answer(200, this.algoJson(this.cancelAlgo(account, p, now)));
         default:
           throw new ApiFailure({ status: 400, code: -1000, msg: `Unknown method ${method.slice(0, 40)}.` });
       }
@@ -853,6 +1207,11 @@ export function required(p: (name: string) => string | undefined, name: string):
 
 export function rejectFailure(r: SimReject): ApiFailure {
   return new ApiFailure({ status: 400, code: Number(r.code), msg: r.message });
+}
+
+/** The `type` the order endpoints show: a triggered algo order is a MARKET / LIMIT there. */
+function orderTypeText(r: SimOrderRequest): string {
+  return r.type === 'market' || r.type === 'stop-market' ? 'MARKET' : 'LIMIT';
 }
 
 function signedQty(lots: number, spec: SimInstrumentSpec): string {

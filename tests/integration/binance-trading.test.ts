@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { L2Book } from '#core/book.ts';
+import { fromSteps } from '#core/grid.ts';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import { buildSignedQuery } from '#venues/binance/signing.ts';
@@ -449,3 +451,223 @@ describe('Binance USD-M trading against the simulator', () => {
     expect(pct(lat, 0.5)).toBeLessThan(50);
   });
 });
+
+// ------------------------------------------------------------------------------ protective stops
+
+/** A stop intent (reduce-only sell by default: the protective stop of a long). */
+function stopIntent(
+  type: 'stop-market' | 'stop-limit',
+  qtyLots: number,
+  triggerTicks: number,
+  priceTicks?: number,
+  side: OrderSide = 'sell',
+): OrderIntent {
+  return {
+    ...intent(side, 'market', qtyLots),
+    type,
+    triggerTicks,
+    priceTicks,
+    timeInForce: 'GTC',
+    reduceOnly: true,
+    purpose: 'protective-stop',
+  };
+}
+
+/** The truth book moved `down` ticks, stepped into the simulator's trading module (the market is paused). */
+function moveMarketDown(sim: ExchangeSimulator, down: number): void {
+  const truth = sim.truth('binance-futures', SYMBOL);
+  const moved = new L2Book(SYMBOL);
+  for (const [p, q] of truth.bids.top(50)) moved.set('bid', p - down, Number(q));
+  for (const [p, q] of truth.asks.top(50)) moved.set('ask', p - down, Number(q));
+  sim.binanceTrading.onMarketStep(SYMBOL, moved, Date.now());
+}
+
+/** A signed REST call to the simulator, as a raw client would make it. */
+async function rawRest(
+  sim: ExchangeSimulator,
+  method: string,
+  path: string,
+  params: Array<[string, string]>,
+) {
+  const q = buildSignedQuery(params, SIM_API_SECRET, { timestamp: Date.now() });
+  const res = await fetch(`${sim.baseUrl('binance-futures').rest}${path}?${q}`, {
+    method,
+    headers: { 'X-MBX-APIKEY': SIM_API_KEY },
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('Binance USD-M protective stops (Algo Service)', () => {
+  it.each([
+    ['the ALGO_UPDATE comes after the fills', false],
+    ['no ALGO_UPDATE TRIGGERED at all (resolved by the algo query)', true],
+  ])(
+    'a reduce-only STOP_MARKET protects a long: listed, NEW, triggered → our fills, flat (%s)',
+    async (_, withhold) => {
+      const { sim, client, events, inst, book, fillsOf, statusesOf } = await setup({ deadManSwitch: false });
+      sim.binanceTrading.faults.withholdAlgoTriggers = withhold;
+      const t0 = Date.now();
+      const open = intent('buy', 'market', 5);
+      expect(await client.place(open, inst)).toMatchObject({ kind: 'ack', state: { status: 'FILLED' } });
+      sim.pause();
+      const stop = stopIntent('stop-market', 5, book().bestBid() - 40);
+      const r = await client.place(stop, inst);
+      expect(r).toMatchObject({
+        kind: 'ack',
+        state: { clientOrderId: stop.clientOrderId, status: 'NEW', stop: true },
+      });
+      expect(sim.binanceTrading.requests.some((q) => q.what === 'algoOrder.place')).toBe(true);
+      expect(await client.openOrders(SYMBOL)).toEqual([
+        expect.objectContaining({ clientOrderId: stop.clientOrderId, status: 'NEW', stop: true }),
+      ]);
+      expect(await client.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({
+        status: 'NEW',
+        stop: true,
+      });
+      await until(() => statusesOf(stop.clientOrderId).includes('NEW'));
+
+      moveMarketDown(sim, 60);
+      await until(() => fillsOf(stop.clientOrderId).reduce((s, e) => s + e.fill.qtyLots, 0) === 5);
+      await until(() => statusesOf(stop.clientOrderId).includes('FILLED'));
+      expectFillsMatch(
+        fillsOf(stop.clientOrderId).map((e) => e.fill),
+        sim,
+        stop.clientOrderId,
+      );
+      expect(fillsOf(stop.clientOrderId).every((e) => e.fill.side === 'sell')).toBe(true);
+      expect(await client.positions()).toEqual([]);
+      expect(await client.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({
+        status: 'FILLED',
+        filledLots: 5,
+        stop: true,
+      });
+      // No event under the venue's own client id of the triggered order.
+      const ours = new Set([open.clientOrderId, stop.clientOrderId]);
+      for (const e of events) {
+        if (e.type === 'fill') expect(ours.has(e.fill.clientOrderId)).toBe(true);
+        if (e.type === 'order') expect(ours.has(e.state.clientOrderId)).toBe(true);
+      }
+
+      // Trade-history recovery by a client with no memory re-keys the stop's trades too.
+      const fresh = new BinanceFuturesTrading({
+        endpoints: tradingEndpointsFor(sim.baseUrl('binance-futures')),
+        apiKey: SIM_API_KEY,
+        apiSecret: SIM_API_SECRET,
+        deadManSwitch: false,
+      });
+      cleanups.push(() => fresh.stop());
+      await fresh.start(() => {});
+      const recovered = await fresh.fillsSince(SYMBOL, t0 - 1000);
+      expect(
+        recovered.filter((f) => f.clientOrderId === stop.clientOrderId).reduce((s, f) => s + f.qtyLots, 0),
+      ).toBe(5);
+      expect(recovered.every((f) => ours.has(f.clientOrderId))).toBe(true);
+    },
+  );
+
+  it('cancel by client id, cancelAll covers stops, -4120 on the order endpoint, -2021 for a stop already reached', async () => {
+    const { sim, client, inst, book, passive } = await setup({ deadManSwitch: false });
+    expect(await client.place(intent('buy', 'market', 4), inst)).toMatchObject({ kind: 'ack' });
+    sim.pause();
+    const s1 = stopIntent('stop-market', 4, book().bestBid() - 100);
+    expect(await client.place(s1, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW' } });
+    expect(await client.cancel(SYMBOL, s1.clientOrderId)).toMatchObject({
+      kind: 'ok',
+      state: { clientOrderId: s1.clientOrderId, status: 'CANCELED', stop: true },
+    });
+    expect(await client.queryOrder(SYMBOL, s1.clientOrderId)).toMatchObject({ status: 'CANCELED' });
+    expect(await client.openOrders(SYMBOL)).toEqual([]);
+
+    // A stop-limit and a resting limit: cancelAll takes both.
+    const s2 = stopIntent('stop-limit', 4, book().bestBid() - 100, book().bestBid() - 120);
+    expect(await client.place(s2, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW', stop: true } });
+    const lim = intent('buy', 'limit', 1, passive('buy'));
+    expect(await client.place(lim, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW' } });
+    expect(await client.openOrders(SYMBOL)).toHaveLength(2);
+    expect(await client.cancelAll(SYMBOL)).toBe(2);
+    expect(await client.openOrders(SYMBOL)).toEqual([]);
+    expect(sim.binanceTrading.engine.openOrders('sim', 'binance-futures')).toEqual([]);
+
+    // The old endpoint refuses conditional types.
+    const old = await rawRest(sim, 'POST', '/fapi/v1/order', [
+      ['symbol', SYMBOL],
+      ['side', 'SELL'],
+      ['type', 'STOP_MARKET'],
+      ['quantity', fromStepsText(inst, 4)],
+      ['stopPrice', priceText(inst, book().bestBid() - 100)],
+      ['reduceOnly', 'true'],
+    ]);
+    expect(old.body).toEqual({
+      code: -4120,
+      msg: 'Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.',
+    });
+    // A sell stop the market has already reached.
+    const now = stopIntent('stop-market', 4, book().bestBid() + 5);
+    expect(await client.place(now, inst)).toMatchObject({ kind: 'rejected', code: '-2021' });
+  });
+
+  it('the countdown (DMS) cancels a resting order but spares the stop; a new client (no memory) queries and cancels it', async () => {
+    let alive = true;
+    const { sim, client, inst, book, passive, statusesOf } = await setup({
+      deadManSwitch: { countdownMs: 500, refreshMs: 100, symbols: [SYMBOL], healthy: () => alive },
+    });
+    expect(await client.place(intent('buy', 'market', 3), inst)).toMatchObject({ kind: 'ack' });
+    const stop = stopIntent('stop-market', 3, book().bestBid() - 400);
+    expect(await client.place(stop, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW' } });
+    const lim = intent('buy', 'limit', 1, passive('buy', 400));
+    expect(await client.place(lim, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW' } });
+    alive = false;
+    await until(() => statusesOf(lim.clientOrderId).includes('CANCELED'), 3000);
+    expect(await client.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({ status: 'NEW', stop: true });
+    expect(await client.openOrders(SYMBOL)).toEqual([
+      expect.objectContaining({ clientOrderId: stop.clientOrderId, stop: true }),
+    ]);
+
+    const fresh = new BinanceFuturesTrading({
+      endpoints: tradingEndpointsFor(sim.baseUrl('binance-futures')),
+      apiKey: SIM_API_KEY,
+      apiSecret: SIM_API_SECRET,
+      deadManSwitch: false,
+    });
+    cleanups.push(() => fresh.stop());
+    await fresh.start(() => {});
+    // Forget what start() loaded, as if the stop were unknown: the fallbacks find it by client id.
+    const blank = new BinanceFuturesTrading({
+      endpoints: tradingEndpointsFor(sim.baseUrl('binance-futures')),
+      apiKey: SIM_API_KEY,
+      apiSecret: SIM_API_SECRET,
+      instruments: [inst],
+      deadManSwitch: false,
+      useWsApi: false,
+    });
+    expect(await blank.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({
+      clientOrderId: stop.clientOrderId,
+      status: 'NEW',
+      stop: true,
+    });
+    const blank2 = new BinanceFuturesTrading({
+      endpoints: tradingEndpointsFor(sim.baseUrl('binance-futures')),
+      apiKey: SIM_API_KEY,
+      apiSecret: SIM_API_SECRET,
+      instruments: [inst],
+      deadManSwitch: false,
+      useWsApi: false,
+    });
+    expect(await blank2.cancel(SYMBOL, stop.clientOrderId)).toMatchObject({
+      kind: 'ok',
+      state: { status: 'CANCELED', stop: true },
+    });
+    expect(await fresh.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({
+      status: 'CANCELED',
+      stop: true,
+    });
+  });
+});
+
+function fromStepsText(inst: Instrument, lots: number): string {
+  return fromSteps(lots, inst.qty);
+}
+
+function priceText(inst: Instrument, ticks: number): string {
+  return fromSteps(ticks, inst.price);
+}

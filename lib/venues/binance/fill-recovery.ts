@@ -31,6 +31,11 @@ export interface FillRecoveryOptions {
   readonly maker: (t: Record<string, unknown>) => boolean;
   readonly findInstrument: (symbol: string) => Instrument | undefined;
   readonly queryOrder: (symbol: string, clientOrderId: string) => Promise<VenueOrderState | null>;
+  /**
+   * Runs before a symbol's trade history is read (futures: learn which orders were triggered stops,
+   * whose trades are re-keyed to the stop's client id through `rekey`).
+   */
+  readonly beforeTrades?: (inst: Instrument, startTime: number) => Promise<void>;
   readonly emit: (e: UserEvent) => void;
   /** Called with the number of fills a gap recovery restored. */
   readonly onRecovered: (n: number) => void;
@@ -62,6 +67,11 @@ export class FillRecovery {
     if (this.clientIdOf.size > SEEN_TRADES_MAX) {
       this.clientIdOf.delete(this.clientIdOf.keys().next().value as string);
     }
+  }
+
+  /** Trades of `orderId` are ours under `clientOrderId` (overrides what the venue's order said). */
+  rekey(orderId: string, clientOrderId: string): void {
+    this.clientIdOf.set(orderId, clientOrderId);
   }
 
   /** Emits a fill once per trade id. */
@@ -129,6 +139,7 @@ export class FillRecovery {
   private async *fillsFrom(inst: Instrument, startTime: number): AsyncGenerator<Fill> {
     const LIMIT = 1000;
     const o = this.opts;
+    await o.beforeTrades?.(inst, startTime);
     let page: SignedParams = [
       ['symbol', inst.symbol],
       ['startTime', String(startTime)],

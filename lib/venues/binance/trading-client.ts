@@ -23,6 +23,9 @@
  *   Gap recovery restores fills (and the state of the orders they belong to); an order cancelled or
  *   expired during a gap without fills is only seen through queryOrder/openOrders: reconcile on
  *   every `stream-down`, as the port says.
+ * - Stop orders (stop-market, stop-limit) go to the Algo Service (./algo-orders.ts): `cancel`,
+ *   `queryOrder`, `openOrders` and `cancelAll` cover them, and the fills of a triggered stop reach
+ *   the engine under our stop's client id.
  * - cancelAll resolves with the number of orders open just before (Binance's answer has no count).
  * - A WS API rotation (23 h) can strand a response sent on the old socket: that request then times
  *   out as `unknown` (rare: only requests in flight at the switch).
@@ -43,6 +46,7 @@ import { fromSteps, toSteps } from '#core/grid.ts';
 import type { Instrument } from '#core/instrument.ts';
 import { InstrumentSet } from '#core/instrument.ts';
 import type { Fill, OrderIntent } from '#core/trading.ts';
+import { isStopType } from '#core/trading.ts';
 import type { BackoffOptions } from '../backoff.ts';
 import { HttpDataError } from '../http.ts';
 import type { RateLimiter } from '../rate-limiter.ts';
@@ -61,6 +65,8 @@ import { binanceInstruments } from './instruments.ts';
 import type { TradingDiagnostic, Verdict, WsLiveness } from './binance-rest.ts';
 import { BinanceRest, mapStatus, num, placeVerdictResult, safeMessage, str } from './binance-rest.ts';
 import { executionEvents, FillRecovery } from './fill-recovery.ts';
+import type { AlgoOrderJson } from './algo-orders.ts';
+import { AlgoOrders, algoOrderParams } from './algo-orders.ts';
 import { BinanceUserStream, OpenWaiters } from './user-stream.ts';
 
 export type { TradingDiagnostic, WsLiveness } from './binance-rest.ts';
@@ -163,7 +169,12 @@ interface Pending {
 const MINUTE = 60_000;
 
 export class BinanceFuturesTrading implements VenueTrading {
-  readonly capabilities: TradingCapabilities = { stopTypes: [], reduceOnly: true, dmsCancelsStops: false };
+  readonly capabilities: TradingCapabilities = {
+    stopTypes: ['stop-market', 'stop-limit'],
+    reduceOnly: true,
+    // The countdown is taken to spare Algo Service orders [ASSUMED, see ./algo-orders.ts].
+    dmsCancelsStops: false,
+  };
   readonly venue = 'binance-futures' as const;
   /** The options minus the secret (so no inspect/serialization of the client can show it). */
   private readonly opts: Omit<BinanceFuturesTradingOptions, 'apiSecret'>;
@@ -189,6 +200,8 @@ export class BinanceFuturesTrading implements VenueTrading {
   private stopped = false;
   /** Fill dedupe, orderId → clientOrderId, active symbols, gap recovery from userTrades. */
   private readonly fills: FillRecovery;
+  /** Stop orders in the Algo Service, and the link to the orders their triggers create. */
+  private readonly algo: AlgoOrders;
   private readonly counters = { badMessages: 0, lateResponses: 0, recoveredFills: 0, restFallbacks: 0 };
   /** Dead man's switch: symbols covered, and the refresh / first-arm timers. */
   private readonly dmsSymbols = new Set<string>();
@@ -236,10 +249,22 @@ export class BinanceFuturesTrading implements VenueTrading {
       maker: (t) => t.maker === true,
       findInstrument: (symbol) => this.findInstrument(symbol),
       queryOrder: (symbol, clientOrderId) => this.queryOrder(symbol, clientOrderId),
+      beforeTrades: (inst, startTime) =>
+        this.algo.learnSince(inst.symbol, startTime).catch((err: unknown) => {
+          this.diag({ type: 'recovery', recoveredFills: 0, detail: `allAlgoOrders: ${safeMessage(err)}` });
+        }),
       emit: (e) => this.emit(e),
       onRecovered: (n) => {
         this.counters.recoveredFills += n;
       },
+      diag: (d) => this.diag(d),
+    });
+    this.algo = new AlgoOrders({
+      http: this.http,
+      instrumentOf: (symbol) => this.instrumentOf(symbol),
+      now: () => this.clock.now(),
+      release: (msg, clientOrderId) => this.safeOrderUpdate(msg, clientOrderId),
+      link: (orderId, clientOrderId) => this.fills.rekey(orderId, clientOrderId),
       diag: (d) => this.diag(d),
     });
     this.stream = new BinanceUserStream({
@@ -299,6 +324,11 @@ export class BinanceFuturesTrading implements VenueTrading {
       const res = await this.http.request<unknown>('GET', '/fapi/v1/exchangeInfo', { weight: 1 });
       this.instruments = binanceInstruments(res.body, 'binance-futures');
     }
+    // A restarted client learns its resting stops (best effort: queries fall back to the algo
+    // endpoints anyway).
+    await this.algo.open().catch((err: unknown) => {
+      this.diag({ type: 'skipped', detail: `openAlgoOrders at start: ${safeMessage(err)}` });
+    });
     await this.stream.create();
     const deadline = this.opts.startTimeoutMs ?? 15_000;
     const waits: Array<Promise<boolean>> = [];
@@ -327,6 +357,7 @@ export class BinanceFuturesTrading implements VenueTrading {
     this.stream.stopKeepAlive();
     await this.disarmDeadManSwitch();
     this.waiters.releaseAll();
+    this.algo.clear();
     this.failPending('client stopped');
     const conns = [this.stream.connection, this.wsApi].filter((c): c is WsConnection => c !== null);
     await Promise.all(conns.map((c) => c.stop()));
@@ -338,8 +369,9 @@ export class BinanceFuturesTrading implements VenueTrading {
   place(intent: OrderIntent, instrument: Instrument, onWritten?: () => void): Promise<PlaceResult> {
     // Everything up to the socket write is synchronous: no await before the bytes leave.
     let params: Array<readonly [string, string]>;
+    const stop = isStopType(intent.type);
     try {
-      params = this.orderParams(intent, instrument);
+      params = stop ? this.stopParams(intent, instrument) : this.orderParams(intent, instrument);
     } catch (err) {
       const e = err as TradewindError;
       return Promise.resolve({ kind: 'rejected', code: e.code ?? 'BAD_ORDER', message: e.message });
@@ -347,7 +379,8 @@ export class BinanceFuturesTrading implements VenueTrading {
     this.fills.activeSymbols.add(instrument.symbol);
     if (!this.instruments.get(instrument.symbol)) this.extraInstruments.set(instrument.symbol, instrument);
     this.coverSymbol(instrument.symbol);
-    const sent = this.sendWsApi('order.place', params);
+    if (stop) this.algo.remember(intent.clientOrderId, instrument.symbol);
+    const sent = this.sendWsApi(stop ? 'algoOrder.place' : 'order.place', params);
     if (sent) {
       onWritten?.();
       return sent.then((r) => this.placeOutcome(r, intent, instrument));
@@ -356,7 +389,94 @@ export class BinanceFuturesTrading implements VenueTrading {
     return this.placeRest(params, intent, instrument, onWritten);
   }
 
+  private stopParams(intent: OrderIntent, inst: Instrument): Array<readonly [string, string]> {
+    if (intent.venue !== 'binance-futures' || inst.venue !== 'binance-futures') {
+      throw new DataError('WRONG_VENUE', `order for ${intent.venue} sent to binance-futures`);
+    }
+    return algoOrderParams(intent, inst);
+  }
+
   async cancel(symbol: string, clientOrderId: string): Promise<CancelResult> {
+    if (this.algo.isAlgo(clientOrderId)) return this.cancelStop(symbol, clientOrderId);
+    const r = await this.cancelPlain(symbol, clientOrderId);
+    // Not an open order: after a restart it may be one of our stops.
+    if (r.kind !== 'rejected' || r.code !== '-2011') return r;
+    const s = await this.cancelStop(symbol, clientOrderId);
+    return s.kind === 'rejected' && s.code === '-2011' ? r : s;
+  }
+
+  /** An algo order: `algoOrder.cancel` / `DELETE /fapi/v1/algoOrder`; a triggered one by its order id. */
+  private async cancelStop(symbol: string, clientOrderId: string): Promise<CancelResult> {
+    const params: Array<readonly [string, string]> = [['clientAlgoId', clientOrderId]];
+    const sent = this.sendWsApi('algoOrder.cancel', params);
+    let verdict: Verdict;
+    if (sent) {
+      const r = await sent;
+      if ('lost' in r) return { kind: 'unknown', reason: r.lost };
+      if (r.status === 200) return this.stopCancelOk(r.result, symbol, clientOrderId);
+      verdict = this.http.classify(r.status, r.error?.code, r.error?.msg);
+    } else {
+      try {
+        const res = await this.http.request<AlgoOrderJson>('DELETE', '/fapi/v1/algoOrder', {
+          signed: params,
+          weight: 1,
+          timeoutMs: this.orderTimeoutMs,
+        });
+        return this.stopCancelOk(res.body, symbol, clientOrderId);
+      } catch (err) {
+        verdict = this.http.classifyError(err);
+      }
+    }
+    if (verdict.kind === 'rejected' && verdict.code === '-2011') {
+      // Triggered (a stop-limit resting in the matching engine): cancel that order.
+      const a = await this.algo.fetch(clientOrderId);
+      const actual = a ? String(a.actualOrderId ?? '') : '';
+      if (a) this.algo.learn(a);
+      if (actual === '') return verdict;
+      try {
+        const res = await this.http.request<BinanceOrder>('DELETE', '/fapi/v1/order', {
+          signed: [
+            ['symbol', symbol],
+            ['orderId', actual],
+          ],
+          weight: 1,
+          timeoutMs: this.orderTimeoutMs,
+        });
+        return this.cancelOk(res.body);
+      } catch (err) {
+        verdict = this.http.classifyError(err);
+      }
+    }
+    return this.cancelVerdict(verdict);
+  }
+
+  /** A cancel answer of the Algo Service: the algo object, or {algoId, clientAlgoId, code, msg}. */
+  private stopCancelOk(raw: unknown, symbol: string, clientOrderId: string): CancelResult {
+    const a = (raw ?? {}) as AlgoOrderJson;
+    return {
+      kind: 'ok',
+      state: {
+        symbol,
+        clientOrderId,
+        venueOrderId: str(a.algoId),
+        status: 'CANCELED',
+        filledLots: 0,
+        ts: num(a.updateTime) ?? this.clock.now(),
+        stop: true,
+      },
+    };
+  }
+
+  private async cancelVerdict(verdict: Verdict): Promise<CancelResult> {
+    if (verdict.kind === 'timestamp') {
+      await this.http.resyncAfter1021();
+      return { kind: 'rejected', code: '-1021', message: verdict.message };
+    }
+    if (verdict.kind === 'duplicate') return { kind: 'rejected', code: '-4116', message: verdict.message };
+    return verdict;
+  }
+
+  private async cancelPlain(symbol: string, clientOrderId: string): Promise<CancelResult> {
     const params: Array<readonly [string, string]> = [
       ['symbol', symbol],
       ['origClientOrderId', clientOrderId],
@@ -380,12 +500,7 @@ export class BinanceFuturesTrading implements VenueTrading {
         verdict = this.http.classifyError(err);
       }
     }
-    if (verdict.kind === 'timestamp') {
-      await this.http.resyncAfter1021();
-      return { kind: 'rejected', code: '-1021', message: verdict.message };
-    }
-    if (verdict.kind === 'duplicate') return { kind: 'rejected', code: '-4116', message: verdict.message };
-    return verdict;
+    return this.cancelVerdict(verdict);
   }
 
   async cancelAll(symbol?: string): Promise<number> {
@@ -393,12 +508,15 @@ export class BinanceFuturesTrading implements VenueTrading {
     const symbols = symbol ? [symbol] : [...new Set(open.map((o) => o.symbol))];
     for (const s of symbols) {
       await this.http.request('DELETE', '/fapi/v1/allOpenOrders', { signed: [['symbol', s]], weight: 1 });
+      // allOpenOrders is taken to spare the Algo Service's stops [ASSUMED, ./algo-orders.ts].
+      await this.http.request('DELETE', '/fapi/v1/algoOpenOrders', { signed: [['symbol', s]], weight: 1 });
     }
     // Binance does not say how many it cancelled: the count is what was open just before.
     return open.length;
   }
 
   async queryOrder(symbol: string, clientOrderId: string): Promise<VenueOrderState | null> {
+    if (this.algo.isAlgo(clientOrderId)) return this.queryStop(clientOrderId);
     try {
       const res = await this.http.request<BinanceOrder>('GET', '/fapi/v1/order', {
         signed: [
@@ -409,9 +527,15 @@ export class BinanceFuturesTrading implements VenueTrading {
       });
       return this.orderState(res.body);
     } catch (err) {
-      if (err instanceof HttpDataError && err.venueCode === -2013) return null;
+      // Not in the matching engine: after a restart it may be one of our stops.
+      if (err instanceof HttpDataError && err.venueCode === -2013) return this.queryStop(clientOrderId);
       throw err;
     }
+  }
+
+  private async queryStop(clientOrderId: string): Promise<VenueOrderState | null> {
+    const a = await this.algo.fetch(clientOrderId);
+    return a ? this.algo.stateOf(a) : null;
   }
 
   async openOrders(symbol?: string): Promise<VenueOrderState[]> {
@@ -420,7 +544,10 @@ export class BinanceFuturesTrading implements VenueTrading {
       weight: symbol ? 1 : 40,
     });
     if (!Array.isArray(res.body)) throw new DataError('BAD_RESPONSE', 'openOrders: not an array');
-    return res.body.map((o) => this.orderState(o));
+    const stops = await this.algo.open(symbol);
+    const out = res.body.map((o) => this.orderState(o));
+    for (const a of stops) out.push(await this.algo.stateOf(a));
+    return out;
   }
 
   async positions(): Promise<VenuePosition[]> {
@@ -591,7 +718,8 @@ export class BinanceFuturesTrading implements VenueTrading {
     inst: Instrument,
   ): Promise<PlaceResult> {
     if ('lost' in r) return { kind: 'unknown', reason: r.lost };
-    if (r.status === 200) return this.ackOf(r.result, inst);
+    if (r.status === 200)
+      return isStopType(intent.type) ? this.algoAck(r.result) : this.ackOf(r.result, inst);
     return this.resolveVerdict(this.http.classify(r.status, r.error?.code, r.error?.msg), intent, inst);
   }
 
@@ -601,14 +729,21 @@ export class BinanceFuturesTrading implements VenueTrading {
     inst: Instrument,
     onWritten?: () => void,
   ): Promise<PlaceResult> {
+    const stop = isStopType(intent.type);
     try {
-      const res = await this.http.request<BinanceOrder>('POST', '/fapi/v1/order', {
-        signed: params,
-        weight: 0,
-        timeoutMs: this.orderTimeoutMs,
-        onSent: onWritten,
-      });
-      return this.ackOf(res.body, inst);
+      const res = await this.http.request<BinanceOrder>(
+        'POST',
+        stop ? '/fapi/v1/algoOrder' : '/fapi/v1/order',
+        {
+          signed: params,
+          weight: 0,
+          timeoutMs: this.orderTimeoutMs,
+          onSent: onWritten,
+          // A placement is never repeated after -1021 (the engine retries with the same id).
+          retried1021: true,
+        },
+      );
+      return stop ? this.algoAck(res.body) : this.ackOf(res.body, inst);
     } catch (err) {
       return this.resolveVerdict(this.http.classifyError(err), intent, inst);
     }
@@ -644,15 +779,31 @@ export class BinanceFuturesTrading implements VenueTrading {
     }
     const inst = hint && hint.symbol === o.symbol ? hint : this.instrumentOf(o.symbol);
     const venueOrderId = String(o.orderId);
-    this.fills.rememberOrder(venueOrderId, o.clientOrderId);
+    // A triggered stop's order carries the venue's client id: ours is the stop's.
+    const stopId = this.algo.clientIdOfActual(venueOrderId);
+    const clientOrderId = stopId ?? o.clientOrderId;
+    this.fills.rememberOrder(venueOrderId, clientOrderId);
     return {
       symbol: inst.symbol,
-      clientOrderId: o.clientOrderId,
+      clientOrderId,
       venueOrderId,
       status: mapStatus(o.status, 'Binance'),
       filledLots: toSteps(o.executedQty, inst.qty),
       ts: o.updateTime ?? o.time ?? this.clock.now(),
+      ...(stopId !== undefined ? { stop: true } : {}),
     };
+  }
+
+  /** A successful algo order answer (place): its state, or `unknown` when it cannot be read. */
+  private async algoAck(raw: unknown): Promise<PlaceResult> {
+    try {
+      const a = raw as AlgoOrderJson;
+      if (!a || typeof a !== 'object' || typeof a.symbol !== 'string')
+        throw new DataError('BAD_RESPONSE', 'algo order response without a symbol');
+      return { kind: 'ack', state: await this.algo.stateOf(a) };
+    } catch (err) {
+      return { kind: 'unknown', reason: `unreadable ack: ${safeMessage(err)}` };
+    }
   }
 
   private findInstrument(symbol: string): Instrument | undefined {
@@ -741,10 +892,24 @@ export class BinanceFuturesTrading implements VenueTrading {
     }
     const e = msg?.e;
     if (e === 'ORDER_TRADE_UPDATE') {
+      const o = msg.o as Record<string, unknown> | undefined;
+      // An order we do not know may be a triggered stop whose ALGO_UPDATE has not come yet.
+      if (
+        o &&
+        typeof o === 'object' &&
+        this.algo.clientIdOfActual(str(o.i)) === undefined &&
+        this.algo.hold(msg, o)
+      )
+        return;
+      this.safeOrderUpdate(msg, undefined);
+    } else if (e === 'ALGO_UPDATE') {
       try {
-        this.onOrderUpdate(msg);
+        const o = msg.o as Record<string, unknown> | undefined;
+        if (!o || typeof o !== 'object') throw new DataError('BAD_MESSAGE', 'no "o" object');
+        const state = this.algo.onAlgoUpdate(o, num(msg.E) ?? num(msg.T) ?? this.clock.now());
+        if (state) this.emit({ type: 'order', state });
       } catch (err) {
-        this.badMessage('user-stream', `ORDER_TRADE_UPDATE: ${(err as Error).message}`);
+        this.badMessage('user-stream', `ALGO_UPDATE: ${(err as Error).message}`);
       }
     } else if (e === 'listenKeyExpired') {
       void this.stream.replaceListenKey('listenKeyExpired event');
@@ -752,7 +917,16 @@ export class BinanceFuturesTrading implements VenueTrading {
     // ACCOUNT_UPDATE and others: positions are read with positions(); nothing to map here.
   }
 
-  private onOrderUpdate(msg: Record<string, unknown>): void {
+  private safeOrderUpdate(msg: Record<string, unknown>, clientOrderId: string | undefined): void {
+    try {
+      this.onOrderUpdate(msg, clientOrderId);
+    } catch (err) {
+      this.badMessage('user-stream', `ORDER_TRADE_UPDATE: ${(err as Error).message}`);
+    }
+  }
+
+  /** `stopId`: our stop's client id when this is the order its trigger created. */
+  private onOrderUpdate(msg: Record<string, unknown>, stopId: string | undefined): void {
     const o = msg.o as Record<string, unknown> | undefined;
     if (!o || typeof o !== 'object') throw new DataError('BAD_MESSAGE', 'no "o" object');
     const symbol = str(o.s);
@@ -761,14 +935,16 @@ export class BinanceFuturesTrading implements VenueTrading {
       this.diag({ type: 'skipped', detail: `ORDER_TRADE_UPDATE for unknown symbol ${symbol}` });
       return;
     }
-    const clientOrderId = str(o.c);
-    const { fill, state } = executionEvents(
+    const stop = stopId ?? this.algo.clientIdOfActual(str(o.i));
+    const clientOrderId = stop ?? str(o.c);
+    const { fill, state: plain } = executionEvents(
       o,
       'binance-futures',
       inst,
       clientOrderId,
       num(o.T) ?? num(msg.T) ?? num(msg.E) ?? this.clock.now(),
     );
+    const state = stop !== undefined ? { ...plain, stop: true } : plain;
     this.fills.rememberOrder(state.venueOrderId, clientOrderId);
     this.fills.activeSymbols.add(inst.symbol);
     if (fill) this.fills.emitFill(fill);
