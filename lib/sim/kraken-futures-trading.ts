@@ -4,9 +4,10 @@
  * (./matching.ts; its Kraken Futures codes are the documented sendStatus values).
  *
  * REST (under /kraken-futures/derivatives/api/v3, every call signed):
- *   POST sendorder              orderType lmt|post|ioc|mkt, symbol, side, size, limitPrice, cliOrdId,
- *                               reduceOnly → {"result":"success","serverTime","sendStatus":{"order_id",
- *                               "status","receivedTime","cli_ord_id","orderEvents":[PLACE, EXECUTION…]}}.
+ *   POST sendorder              orderType lmt|post|ioc|mkt|stp, symbol, side, size, limitPrice,
+ *                               stopPrice, triggerSignal, cliOrdId, reduceOnly → {"result":"success",
+ *                               "serverTime","sendStatus":{"order_id","status","receivedTime",
+ *                               "cli_ord_id","orderEvents":[PLACE, EXECUTION…]}}. Stops: see below.
  *                               A rejected order is STILL `result:"success"` with sendStatus.status the
  *                               reason (postWouldExecute, iocWouldNotExecute, wouldNotReducePosition,
  *                               insufficientAvailableFunds, invalidSize, invalidPrice, …) [DOC FR].
@@ -18,6 +19,7 @@
  *                               dead_man_switch on the open_orders feed).
  *   GET  openorders             {"openOrders":[{order_id, cliOrdId, symbol, side, orderType, limitPrice,
  *                               unfilledSize, filledSize, receivedTime, lastUpdateTime, status, reduceOnly}]}
+ *                               (an untriggered stop: orderType "stp", stopPrice, triggerSignal)
  *   GET  openpositions          {"openPositions":[{side long|short, symbol, price, fillTime, size,
  *                               unrealizedFunding}]}
  *   GET  fills                  {"fills":[{fill_id, symbol, side, order_id, cliOrdId, size, price,
@@ -41,12 +43,35 @@
  *                stop_price,type,order_id,cli_ord_id,direction 0 buy|1 sell,reduce_only},"is_cancel":false,
  *                "reason":"new_placed_order_by_user"|"partial_fill"} or {"feed":"open_orders","order_id",
  *                "cli_ord_id","is_cancel":true,"reason":"full_fill"|"cancelled_by_user"|"dead_man_switch"|…}.
- *                Only resting orders (lmt, post) appear; mkt/ioc orders never rest [MEM].
+ *                Only resting orders (lmt, post, untriggered stops) appear; mkt/ioc orders never
+ *                rest [MEM]. An untriggered stop has type "stop", stop_price and triggerSignal [DOC
+ *                https://docs.kraken.com/api/docs/futures-api/websocket/open_orders: "type … limit,
+ *                take_profit, or stop", "stop_price", "triggerSignal"].
  *   fills        {"feed":"fills","username","fills":[{instrument,time,price,seq,buy,qty,remaining_order_qty,
  *                order_id,cli_ord_id,fill_id,fill_type maker|taker,fee_paid,fee_currency,order_type}]}
  *                fee_paid positive = paid, negative = rebate.
  *   [DOC FW] for the challenge flow and the subscribe fields; [MEM] for the reply field names and the
  *   delta shapes, which were not read in full.
+ *
+ * Stop orders (/work/research-stops.md §4):
+ * - [DOC https://docs.kraken.com/api-reference/order-management/send-order] `orderType=stp` needs
+ *   `stopPrice`; "If no limitPrice is provided the stp … order will trigger a market order": stp
+ *   without limitPrice is a stop-market, with it a stop-limit. `triggerSignal` mark | index | last
+ *   [DOC schema enum] is accepted and echoed, but this simulator triggers on its book touch for all
+ *   three (a sell stop when the best bid reaches the trigger; see matching.ts). Its default when
+ *   absent is UNCONFIRMED; the simulator records "last".
+ * - A stop whose trigger the market has already reached triggers at once (matching.ts, [GUESS]).
+ * - [UNCONFIRMED] sendStatus of an untriggered stop: one PLACE event whose payload is `orderTrigger`
+ *   {uid, clientId, type "stop", symbol, side, quantity, limitPrice (null = market), triggerPrice,
+ *   triggerSide trigger_above|trigger_below, triggerSignal mark_price|index_price|last_price,
+ *   reduceOnly, timestamp, lastUpdateTimestamp} instead of `order`. A stop that triggered at once
+ *   reports PLACE with the `order` it became (type mkt or lmt) and its EXECUTIONs.
+ * - [UNCONFIRMED] open_orders on a trigger: a stop-limit is re-sent as a limit order with the same
+ *   order_id / cli_ord_id (reason "limit_order_from_stop" [MEM]); a stop-market sends nothing until
+ *   it ends (full_fill, …). Fills of a triggered stop carry its order_id and cli_ord_id.
+ * - cancelorder, cancelallorders and the dead man's switch cancel untriggered stops too [DOC
+ *   https://docs.kraken.com/api-reference/order-management/dead-mans-switch: "cancel all user
+ *   orders"].
  *
  * Faults (`faults`), consumed by the next sendorder:
  * - `dropAfterPlace()`: place it, then destroy the connection without an answer (unknown outcome).
@@ -62,6 +87,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import type { L2Book } from '#core/book.ts';
 import { fromSteps } from '#core/grid.ts';
+import { isStopType } from '#core/trading.ts';
 import { verifyChallenge, verifyKrakenFutures } from '#venues/kraken-futures/signing.ts';
 import type { SimAccountsConfig } from './accounts.ts';
 import type { MatchingEngine, SimFill, SimInstrumentSpec, SimOrder } from './matching.ts';
@@ -138,6 +164,8 @@ const rawJSON = (text: string): unknown =>
 /** A JSON number written from exact decimal text. */
 const num = (text: string): unknown => rawJSON(text);
 const iso = (ms: number) => new Date(ms).toISOString();
+/** sendorder `triggerSignal` values [DOC schema enum]. */
+const TRIGGER_SIGNALS = new Set(['mark', 'index', 'last']);
 
 class ApiError extends Error {}
 
@@ -166,6 +194,10 @@ export class KrakenFuturesTradingSim {
   private fillSeq = 0;
   /** Dead man's switch firings, per account (for tests). */
   readonly dmsFired = new Map<string, number>();
+  /** triggerSignal of each stop, by order id (the last 10,000). */
+  private readonly signals = new Map<string, string>();
+  /** The triggerSignal of the sendorder being placed (the engine reports the order inside place()). */
+  private placingSignal: string | undefined;
 
   constructor(host: KrakenFuturesTradingHost, opts: KrakenFuturesTradingSimOptions = {}) {
     this.host = host;
@@ -186,6 +218,11 @@ export class KrakenFuturesTradingSim {
   /** Whether the account's dead man's switch is armed, and when it fires. */
   dmsTrigger(account = 'sim'): number | undefined {
     return this.dms.get(account)?.triggerAt;
+  }
+
+  /** The triggerSignal a stop was placed with (for tests). */
+  triggerSignalOf(orderId: string): string | undefined {
+    return this.signals.get(orderId);
   }
 
   privateConnections(): number {
@@ -380,7 +417,11 @@ export class KrakenFuturesTradingSim {
     if (cliOrdId !== undefined && (cliOrdId.length === 0 || cliOrdId.length > 100))
       return rejected('clientOrderIdTooLong');
     if (side !== 'buy' && side !== 'sell') throw new ApiError('invalidArgument: side');
-    if (!['lmt', 'post', 'ioc', 'mkt'].includes(orderType)) return rejected('invalidOrderType');
+    if (!['lmt', 'post', 'ioc', 'mkt', 'stp'].includes(orderType)) return rejected('invalidOrderType');
+    const stop = orderType === 'stp';
+    const triggerSignal = stop ? (p('triggerSignal') ?? 'last') : undefined;
+    if (triggerSignal !== undefined && !TRIGGER_SIGNALS.has(triggerSignal))
+      throw new ApiError('invalidArgument: triggerSignal');
     const symbol = symbolRaw.toUpperCase();
     const spec = this.specs.get(`${VENUE} ${symbol}`);
     if (!spec) return rejected('marketInactive');
@@ -392,27 +433,44 @@ export class KrakenFuturesTradingSim {
     if (fault?.kind === 'reject') return rejected(fault.status);
     const market = orderType === 'mkt';
     const limitPrice = p('limitPrice');
-    if (!market && limitPrice === undefined) return rejected('invalidPrice');
+    if (!market && !stop && limitPrice === undefined) return rejected('invalidPrice');
     const amounts = parseOrderAmounts(spec, market ? undefined : limitPrice, size);
     if ('reject' in amounts) return rejected(amounts.reject.code);
+    // A missing stopPrice reaches the engine as no trigger: invalidPrice, as for a missing limit.
+    const stopPrice = stop ? p('stopPrice') : undefined;
+    const trigger = stopPrice === undefined ? undefined : parseOrderAmounts(spec, stopPrice, size);
+    if (trigger && 'reject' in trigger) return rejected(trigger.reject.code);
     const book = this.host.book(symbol);
     if (!book) return rejected('marketInactive');
-    const result = this.engine.place(
-      {
-        venue: VENUE,
-        symbol,
-        clientOrderId: cliOrdId ?? '',
-        side,
-        type: market ? 'market' : 'limit',
-        timeInForce: orderType === 'post' ? 'POST_ONLY' : orderType === 'ioc' ? 'IOC' : 'GTC',
-        priceTicks: amounts.priceTicks,
-        qtyLots: amounts.qtyLots,
-        reduceOnly: p('reduceOnly') === 'true',
-        account,
-        ts: now,
-      },
-      book,
-    );
+    this.placingSignal = triggerSignal;
+    let result;
+    try {
+      result = this.engine.place(
+        {
+          venue: VENUE,
+          symbol,
+          clientOrderId: cliOrdId ?? '',
+          side,
+          type: market
+            ? 'market'
+            : stop
+              ? limitPrice === undefined
+                ? 'stop-market'
+                : 'stop-limit'
+              : 'limit',
+          timeInForce: orderType === 'post' ? 'POST_ONLY' : orderType === 'ioc' ? 'IOC' : 'GTC',
+          priceTicks: amounts.priceTicks,
+          triggerTicks: trigger?.priceTicks,
+          qtyLots: amounts.qtyLots,
+          reduceOnly: p('reduceOnly') === 'true',
+          account,
+          ts: now,
+        },
+        book,
+      );
+    } finally {
+      this.placingSignal = undefined;
+    }
     if ('reject' in result) return rejected(result.reject.code);
     if (fault?.kind === 'drop') {
       req.socket.destroy();
@@ -420,9 +478,15 @@ export class KrakenFuturesTradingSim {
     }
     if (fault?.kind === 'silent') return;
     const o = result.order;
-    const events: unknown[] = [{ type: 'PLACE', order: this.restOrder(o, 0), reducedQuantity: null }];
+    // An untriggered stop is a trigger, not yet an order [UNCONFIRMED shape, see the module comment].
+    const events: unknown[] = [
+      o.triggered
+        ? { type: 'PLACE', order: this.restOrder(o, 0), reducedQuantity: null }
+        : { type: 'PLACE', orderTrigger: this.restTrigger(o) },
+    ];
     let filled = 0;
-    for (const f of result.fills) {
+    // o.fills: a stop triggered at once filled inside place(), after the fills it returns.
+    for (const f of o.fills) {
       events.push({
         type: 'EXECUTION',
         executionId: f.tradeId,
@@ -467,6 +531,27 @@ export class KrakenFuturesTradingSim {
     };
   }
 
+  /** The `orderTrigger` payload of an untriggered stop [UNCONFIRMED field names]. */
+  private restTrigger(o: SimOrder): unknown {
+    const r = o.request;
+    const spec = this.spec(r.symbol);
+    return {
+      uid: o.orderId,
+      clientId: r.clientOrderId || null,
+      type: 'stop',
+      symbol: r.symbol,
+      side: r.side,
+      quantity: num(fromSteps(r.qtyLots, spec.qty)),
+      limitPrice: r.priceTicks === undefined ? null : num(fromSteps(r.priceTicks, spec.price)),
+      triggerPrice: num(fromSteps(r.triggerTicks as number, spec.price)),
+      triggerSide: r.side === 'sell' ? 'trigger_below' : 'trigger_above',
+      triggerSignal: `${this.signals.get(o.orderId) ?? 'last'}_price`,
+      reduceOnly: r.reduceOnly,
+      timestamp: iso(o.createdTs),
+      lastUpdateTimestamp: iso(o.updatedTs),
+    };
+  }
+
   private cancelOrder(account: string, p: (name: string) => string | undefined, now: number): unknown {
     const orderId = p('order_id');
     const cliOrdId = p('cliOrdId');
@@ -479,7 +564,11 @@ export class KrakenFuturesTradingSim {
       order_id: r.orderId,
       ...(r.request.clientOrderId ? { cliOrdId: r.request.clientOrderId } : {}),
       receivedTime: iso(now),
-      orderEvents: [{ type: 'CANCEL', uid: r.orderId, order: this.restOrder(r, r.filledLots) }],
+      orderEvents: [
+        r.triggered
+          ? { type: 'CANCEL', uid: r.orderId, order: this.restOrder(r, r.filledLots) }
+          : { type: 'CANCEL', uid: r.orderId, orderTrigger: this.restTrigger(r) },
+      ],
     };
   }
 
@@ -513,6 +602,7 @@ export class KrakenFuturesTradingSim {
     return { currentTime: iso(now), triggerTime: iso(triggerAt) };
   }
 
+  /** Cancels every open order of the account, untriggered stops included ("all user orders"). */
   private fireDms(account: string): void {
     this.dms.delete(account);
     this.dmsFired.set(account, (this.dmsFired.get(account) ?? 0) + 1);
@@ -534,13 +624,19 @@ export class KrakenFuturesTradingSim {
         symbol: r.symbol.toLowerCase(),
         side: r.side,
         orderType: orderTypeOf(o),
-        limitPrice: num(fromSteps(r.priceTicks ?? 0, spec.price)),
+        ...(r.priceTicks === undefined ? {} : { limitPrice: num(fromSteps(r.priceTicks, spec.price)) }),
         unfilledSize: num(fromSteps(r.qtyLots - o.filledLots, spec.qty)),
         filledSize: num(fromSteps(o.filledLots, spec.qty)),
         receivedTime: iso(o.createdTs),
         lastUpdateTime: iso(o.updatedTs),
         status: o.filledLots > 0 ? 'partiallyFilled' : 'untouched',
         reduceOnly: r.reduceOnly,
+        ...(o.triggered
+          ? {}
+          : {
+              stopPrice: num(fromSteps(r.triggerTicks as number, spec.price)),
+              triggerSignal: this.signals.get(o.orderId) ?? 'last',
+            }),
       };
     });
   }
@@ -612,14 +708,25 @@ export class KrakenFuturesTradingSim {
         fills: [this.wsFill(rec, r.qtyLots - o.filledLots, spec)],
       });
     }
+    const stop = isStopType(r.type);
+    if (stop && !o.triggered && !f && this.placingSignal !== undefined && !this.signals.has(o.orderId)) {
+      this.signals.set(o.orderId, this.placingSignal);
+      if (this.signals.size > 10_000) this.signals.delete(this.signals.keys().next().value as string);
+    }
     // Only orders that can rest appear on open_orders.
-    if (r.type !== 'limit' || r.timeInForce === 'IOC') return;
+    if (!stop && (r.type !== 'limit' || r.timeInForce === 'IOC')) return;
     if (o.status === 'NEW' || o.status === 'PARTIALLY_FILLED') {
+      // A triggered stop-market is a market order now: its fills and its end follow.
+      if (r.type === 'stop-market' && o.triggered) return;
       this.push(r.account, 'open_orders', {
         feed: 'open_orders',
         order: this.wsOrder(o),
         is_cancel: false,
-        reason: f ? 'partial_fill' : 'new_placed_order_by_user',
+        reason: f
+          ? 'partial_fill'
+          : stop && o.triggered
+            ? 'limit_order_from_stop' // [MEM] the stop-limit's trigger: it rests as a limit now
+            : 'new_placed_order_by_user',
       });
       return;
     }
@@ -650,8 +757,9 @@ export class KrakenFuturesTradingSim {
       qty: num(fromSteps(r.qtyLots, spec.qty)),
       filled: num(fromSteps(o.filledLots, spec.qty)),
       limit_price: num(fromSteps(r.priceTicks ?? 0, spec.price)),
-      stop_price: num('0'),
-      type: 'limit',
+      stop_price: num(o.triggered ? '0' : fromSteps(r.triggerTicks as number, spec.price)),
+      type: o.triggered ? 'limit' : 'stop',
+      ...(o.triggered ? {} : { triggerSignal: this.signals.get(o.orderId) ?? 'last' }),
       order_id: o.orderId,
       ...(r.clientOrderId ? { cli_ord_id: r.clientOrderId } : {}),
       direction: r.side === 'buy' ? 0 : 1,
@@ -694,8 +802,10 @@ export class KrakenFuturesTradingSim {
   }
 }
 
+/** The REST orderType: an untriggered stop is "stp" [UNCONFIRMED on openorders]; a triggered one is what it became. */
 function orderTypeOf(o: SimOrder): string {
   const r = o.request;
-  if (r.type === 'market') return 'mkt';
+  if (!o.triggered) return 'stp';
+  if (r.type === 'market' || r.type === 'stop-market') return 'mkt';
   return r.timeInForce === 'POST_ONLY' ? 'post' : r.timeInForce === 'IOC' ? 'ioc' : 'lmt';
 }

@@ -4,6 +4,7 @@
  */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { L2Book } from '#core/book.ts';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import type {
@@ -50,6 +51,33 @@ function intent(
     timeInForce,
     reduceOnly,
   });
+}
+
+/** A stop intent: `triggerTicks`, and `priceTicks` for a stop-limit. */
+function stopIntent(
+  side: OrderSide,
+  qtyLots: number,
+  triggerTicks: number,
+  priceTicks?: number,
+  reduceOnly = true,
+): OrderIntent {
+  return {
+    ...intent(side, 'market', qtyLots, undefined, 'GTC', reduceOnly),
+    type: priceTicks === undefined ? 'stop-market' : 'stop-limit',
+    priceTicks,
+    triggerTicks,
+  };
+}
+
+/**
+ * The market `drop` ticks lower: every level of the book shifted down. Handed to the simulator's
+ * market-step hook, it is a crash through our triggers (the synthetic market cannot be steered).
+ */
+function crashed(book: L2Book, drop: number): L2Book {
+  const out = new L2Book(book.symbol);
+  for (const [price, qty] of book.bids.top(book.bids.depth)) out.set('bid', price - drop, Number(qty));
+  for (const [price, qty] of book.asks.top(book.asks.depth)) out.set('ask', price - drop, Number(qty));
+  return out;
 }
 
 async function setup(clientOpts: Partial<KrakenFuturesTradingOptions> = {}) {
@@ -261,5 +289,143 @@ describe('Kraken Futures trading against the simulator', () => {
     expect(kf2.dmsTrigger('sim')).toBeDefined();
     await c2.stop();
     expect(kf2.dmsTrigger('sim')).toBeUndefined();
+  });
+
+  describe('venue-side stops', () => {
+    /** Far enough below the touch that the synthetic market does not reach it during a test. */
+    const AWAY = 2000;
+
+    async function long(qtyLots: number) {
+      const ctx = await setup();
+      const buy = intent('buy', 'market', qtyLots);
+      expect(await ctx.client.place(buy, ctx.inst)).toMatchObject({
+        kind: 'ack',
+        state: { status: 'FILLED' },
+      });
+      expect(await ctx.client.positions()).toEqual([expect.objectContaining({ qtyLots })]);
+      return ctx;
+    }
+
+    it('a reduce-only stop-market rests as a NEW stop, triggers on a drop and closes the long', async () => {
+      const { sim, kf, client, inst, book, fillsOf, statusesOf, events } = await long(30);
+      expect(client.capabilities.stopTypes).toEqual(['stop-market', 'stop-limit']);
+      const trigger = book().bestBid() - AWAY;
+      const stp = stopIntent('sell', 30, trigger);
+      const placed = await client.place(stp, inst);
+      expect(placed).toMatchObject({ kind: 'ack', state: { status: 'NEW', filledLots: 0, stop: true } });
+      const venueOrderId = placed.kind === 'ack' ? placed.state.venueOrderId : '';
+      expect(kf.triggerSignalOf(venueOrderId)).toBe('mark');
+      const [venueRecord] = kf.engine.ordersByClientId('sim', 'kraken-futures', stp.clientOrderId);
+      expect(venueRecord?.request).toMatchObject({
+        type: 'stop-market',
+        triggerTicks: trigger,
+        reduceOnly: true,
+      });
+      expect(await client.openOrders(SYMBOL)).toEqual([
+        expect.objectContaining({ clientOrderId: stp.clientOrderId, status: 'NEW', stop: true }),
+      ]);
+      expect(await client.queryOrder(SYMBOL, stp.clientOrderId)).toMatchObject({ status: 'NEW', stop: true });
+      await until(() =>
+        events.some((e) => e.type === 'order' && e.state.clientOrderId === stp.clientOrderId && e.state.stop),
+      );
+      expect(fillsOf(stp.clientOrderId)).toEqual([]);
+
+      // The market falls through the trigger: the stop sells 30 lots as a taker, with OUR id.
+      sim.pause();
+      kf.onMarketStep(SYMBOL, crashed(book(), AWAY + 500), Date.now());
+      sim.resume();
+      await until(() => fillsOf(stp.clientOrderId).reduce((n, f) => n + f.qtyLots, 0) === 30);
+      for (const f of fillsOf(stp.clientOrderId)) {
+        expect(f).toMatchObject({ side: 'sell', liquidity: 'taker' });
+        expect(f.priceTicks).toBeLessThanOrEqual(trigger);
+      }
+      await until(() => statusesOf(stp.clientOrderId).includes('FILLED'));
+      expect(await client.positions()).toEqual([]);
+      expect(await client.openOrders()).toEqual([]);
+      expect(await client.queryOrder(SYMBOL, stp.clientOrderId)).toMatchObject({
+        status: 'FILLED',
+        filledLots: 30,
+      });
+    });
+
+    it('cancel by client id and cancel-all take untriggered stops', async () => {
+      const { client, inst, book, statusesOf, passive } = await long(20);
+      const a = stopIntent('sell', 10, book().bestBid() - AWAY);
+      const b = stopIntent('sell', 10, book().bestBid() - AWAY, book().bestBid() - AWAY - 10);
+      expect(await client.place(a, inst)).toMatchObject({
+        kind: 'ack',
+        state: { status: 'NEW', stop: true },
+      });
+      expect(await client.place(b, inst)).toMatchObject({
+        kind: 'ack',
+        state: { status: 'NEW', stop: true },
+      });
+      expect(await client.cancel(SYMBOL, a.clientOrderId)).toMatchObject({
+        kind: 'ok',
+        state: { status: 'CANCELED', stop: true },
+      });
+      await until(() => statusesOf(a.clientOrderId).includes('CANCELED'));
+      expect((await client.openOrders()).map((o) => [o.clientOrderId, o.stop])).toEqual([
+        [b.clientOrderId, true],
+      ]);
+      expect(await client.place(intent('buy', 'limit', 1, passive('buy')), inst)).toMatchObject({
+        kind: 'ack',
+      });
+      expect(await client.cancelAll(SYMBOL)).toBe(2);
+      expect(await client.openOrders()).toEqual([]);
+      await until(() => statusesOf(b.clientOrderId).includes('CANCELED'));
+    });
+
+    it('the dead man’s switch cancels untriggered stops too', async () => {
+      const { kf, client, inst, book, statusesOf } = await setup({ dmsTimeoutSec: 1, dmsRefreshMs: 200 });
+      expect(client.capabilities.dmsCancelsStops).toBe(true);
+      await client.place(intent('buy', 'market', 10), inst);
+      const stp = stopIntent('sell', 10, book().bestBid() - AWAY);
+      expect(await client.place(stp, inst)).toMatchObject({
+        kind: 'ack',
+        state: { status: 'NEW', stop: true },
+      });
+      client.freezeDeadMansSwitch();
+      await until(() => (kf.dmsFired.get('sim') ?? 0) === 1, 3000);
+      expect(await client.openOrders()).toEqual([]);
+      await until(() => statusesOf(stp.clientOrderId).includes('CANCELED'));
+      expect(await client.positions()).toEqual([expect.objectContaining({ qtyLots: 10 })]);
+    });
+
+    it('a triggered stop-limit rests as a limit; a stop already reached triggers at once', async () => {
+      const { sim, kf, client, inst, book, fillsOf, events } = await long(30);
+      const trigger = book().bestBid() - AWAY;
+      const limit = trigger - 100;
+      const stl = stopIntent('sell', 10, trigger, limit);
+      expect(await client.place(stl, inst)).toMatchObject({
+        kind: 'ack',
+        state: { status: 'NEW', stop: true },
+      });
+
+      // Triggered by a crash below its limit: nothing fills, it rests as a plain limit order.
+      sim.pause();
+      kf.onMarketStep(SYMBOL, crashed(book(), AWAY + 500), Date.now());
+      const open = await client.openOrders(SYMBOL);
+      expect(open).toEqual([expect.objectContaining({ clientOrderId: stl.clientOrderId, status: 'NEW' })]);
+      expect(open[0]?.stop).toBeUndefined();
+      await until(() =>
+        events.some(
+          (e) => e.type === 'order' && e.state.clientOrderId === stl.clientOrderId && !e.state.stop,
+        ),
+      );
+      expect(fillsOf(stl.clientOrderId)).toEqual([]);
+      // The market comes back above the limit: it fills there as a maker.
+      sim.resume();
+      await until(() => fillsOf(stl.clientOrderId).reduce((n, f) => n + f.qtyLots, 0) === 10);
+      for (const f of fillsOf(stl.clientOrderId))
+        expect(f).toMatchObject({ priceTicks: limit, liquidity: 'maker' });
+
+      // A sell stop above the bid has been reached already: Kraken triggers it at once.
+      const now = stopIntent('sell', 5, book().bestBid() + 50);
+      const r = await client.place(now, inst);
+      expect(r).toMatchObject({ kind: 'ack', state: { status: 'FILLED', filledLots: 5 } });
+      expect(r.kind === 'ack' && r.state.stop).toBeUndefined();
+      await until(() => fillsOf(now.clientOrderId).reduce((n, f) => n + f.qtyLots, 0) === 5);
+    });
   });
 });

@@ -5,7 +5,7 @@
  * - Signing: `Authent` = signKrakenFutures(secret, path without /derivatives, Nonce, postData), where
  *   postData is the URL-encoded string exactly as sent (form body for POST, query for GET). Nonces
  *   come from one NonceSource (strictly increasing; taken right before signing).
- * - place(): POST sendorder (orderType mkt | lmt | post | ioc from the intent, size/limitPrice on the
+ * - place(): POST sendorder (orderType mkt | lmt | post | ioc | stp from the intent, size/limitPrice on the
  *   instrument grid, cliOrdId = our client order id, reduceOnly). `result:"success"` alone is NEVER an
  *   ack: `sendStatus.status === "placed"` is; any other status is `rejected` with that status as the
  *   code (postWouldExecute, wouldNotReducePosition, iocWouldNotExecute, insufficientAvailableFunds,
@@ -15,6 +15,19 @@
  *   with the venue's error string (e.g. authenticationError, nonceBelowThreshold).
  *   Ack state: from sendStatus.orderEvents (EXECUTION amounts summed); a mkt/ioc remainder is gone
  *   at once, so such an order is FILLED or EXPIRED in the ack.
+ * - Stops (/work/research-stops.md §4): a 'stop-market' intent is `orderType=stp` with `stopPrice`
+ *   and no limitPrice, a 'stop-limit' one adds `limitPrice` [DOC
+ *   https://docs.kraken.com/api-reference/order-management/send-order: "If no limitPrice is provided
+ *   the stp … order will trigger a market order"]. `triggerSignal=mark` always: the documented
+ *   choice for protective stops on perpetuals, less prone to wicks of the last trade than `last`
+ *   (enum mark | index | last [DOC schema]). reduceOnly as the intent says. An untriggered stop is
+ *   NEW with `stop: true`: from a PLACE/CANCEL event carrying `orderTrigger` instead of `order`
+ *   [UNCONFIRMED], openorders `orderType` "stp" (or "stop") [UNCONFIRMED], open_orders `type`
+ *   "stop" [DOC https://docs.kraken.com/api/docs/futures-api/websocket/open_orders]. A triggered
+ *   stop-limit rests as a limit (no `stop` flag); a triggered stop's fills come on the fills feed
+ *   with its order_id and our cliOrdId. Capabilities: both stop types, reduce-only, and the dead
+ *   man's switch cancels stops too [DOC https://docs.kraken.com/api-reference/order-management/dead-mans-switch:
+ *   "cancel all user orders"].
  * - queryOrder(cliOrdId): the venue keeps no queryable history by client id on these endpoints, so
  *   (1) GET openorders, matched by cliOrdId → NEW / PARTIALLY_FILLED; else (2) GET fills (the last
  *   100), matched by cliOrdId or by the order_id we learned → FILLED when the fills reach the size
@@ -135,9 +148,15 @@ type RestOutcome =
 
 const API = '/derivatives/api/v3/';
 const SEEN_MAX = 20_000;
+/** openorders `orderType` of an untriggered stop: "stp" as sent; "stop" also read [UNCONFIRMED]. */
+const STOP_TYPES = new Set(['stp', 'stop']);
 
 export class KrakenFuturesTrading implements VenueTrading {
-  readonly capabilities: TradingCapabilities = { stopTypes: [], reduceOnly: true, dmsCancelsStops: true };
+  readonly capabilities: TradingCapabilities = {
+    stopTypes: ['stop-market', 'stop-limit'],
+    reduceOnly: true,
+    dmsCancelsStops: true,
+  };
   readonly venue = 'kraken-futures' as const;
   private readonly opts: Omit<KrakenFuturesTradingOptions, 'apiSecret'>;
   private readonly clock: Clock;
@@ -289,6 +308,8 @@ export class KrakenFuturesTrading implements VenueTrading {
     }
     const k = this.known.get(clientOrderId);
     const venueOrderId = str(cs?.order_id) || k?.venueOrderId || '';
+    const events = Array.isArray(cs?.orderEvents) ? cs.orderEvents : [];
+    const stop = events.some((e) => asJson(asJson(e)?.orderTrigger) !== undefined);
     const state: VenueOrderState = {
       symbol: k?.symbol ?? symbol,
       clientOrderId,
@@ -296,6 +317,7 @@ export class KrakenFuturesTrading implements VenueTrading {
       status: 'CANCELED',
       filledLots: k?.filledLots ?? 0,
       ts: this.clock.now(),
+      ...(stop ? { stop: true } : {}),
     };
     if (k) k.final = state;
     return { kind: 'ok', state };
@@ -363,6 +385,7 @@ export class KrakenFuturesTrading implements VenueTrading {
         status: filledLots > 0 ? 'PARTIALLY_FILLED' : 'NEW',
         filledLots,
         ts: Date.parse(str(j.lastUpdateTime)) || this.clock.now(),
+        ...(STOP_TYPES.has(str(j.orderType)) ? { stop: true } : {}),
       });
     }
     return out;
@@ -435,7 +458,11 @@ export class KrakenFuturesTrading implements VenueTrading {
     if (intent.venue !== 'kraken-futures' || inst.venue !== 'kraken-futures')
       throw new DataError('WRONG_VENUE', `order for ${intent.venue} sent to kraken-futures`);
     let orderType: string;
-    if (intent.type === 'market') {
+    if (intent.type === 'stop-market' || intent.type === 'stop-limit') {
+      if (intent.timeInForce !== 'GTC') throw new DataError('BAD_ORDER', 'a stop order is GTC');
+      if (intent.triggerTicks === undefined) throw new DataError('BAD_ORDER', 'stop order without a trigger');
+      orderType = 'stp';
+    } else if (intent.type === 'market') {
       if (intent.timeInForce === 'POST_ONLY')
         throw new DataError('BAD_ORDER', 'a market order cannot be post-only');
       orderType = 'mkt';
@@ -448,9 +475,13 @@ export class KrakenFuturesTrading implements VenueTrading {
       ['side', intent.side],
       ['size', fromSteps(intent.qtyLots, inst.qty)],
     ];
-    if (intent.type === 'limit') {
+    if (intent.type === 'limit' || intent.type === 'stop-limit') {
       if (intent.priceTicks === undefined) throw new DataError('BAD_ORDER', 'limit order without a price');
       params.push(['limitPrice', fromSteps(intent.priceTicks, inst.price)]);
+    }
+    if (orderType === 'stp') {
+      params.push(['stopPrice', fromSteps(intent.triggerTicks as number, inst.price)]);
+      params.push(['triggerSignal', 'mark']);
     }
     params.push(['cliOrdId', intent.clientOrderId]);
     if (intent.reduceOnly) params.push(['reduceOnly', 'true']);
@@ -485,15 +516,22 @@ export class KrakenFuturesTrading implements VenueTrading {
     if (!venueOrderId) return { kind: 'unknown', reason: 'placed without an order_id' };
     this.learn(intent.clientOrderId, venueOrderId);
     let filled = 0;
+    // A stop that rests untriggered is placed as an `orderTrigger`; one the market has already
+    // reached is placed as the order it became [UNCONFIRMED].
+    let untriggered = false;
     try {
       for (const ev of Array.isArray(ss.orderEvents) ? ss.orderEvents : []) {
         const e = asJson(ev);
         if (e?.type === 'EXECUTION') filled += toSteps(str(e.amount), inst.qty);
+        if (e?.type === 'PLACE' && asJson(e.orderTrigger)) untriggered = true;
       }
     } catch (err) {
       return { kind: 'unknown', reason: `unreadable orderEvents: ${safeMessage(err)}` };
     }
-    const immediate = intent.type === 'market' || intent.timeInForce === 'IOC';
+    const immediate =
+      intent.type === 'market' ||
+      intent.timeInForce === 'IOC' ||
+      (intent.type === 'stop-market' && !untriggered);
     const state: VenueOrderState = {
       symbol: inst.symbol,
       clientOrderId: intent.clientOrderId,
@@ -502,6 +540,7 @@ export class KrakenFuturesTrading implements VenueTrading {
         filled >= intent.qtyLots ? 'FILLED' : immediate ? 'EXPIRED' : filled > 0 ? 'PARTIALLY_FILLED' : 'NEW',
       filledLots: filled,
       ts: Date.parse(str(ss.receivedTime)) || this.clock.now(),
+      ...(untriggered ? { stop: true } : {}),
     };
     const k = this.known.get(intent.clientOrderId);
     if (k) {
@@ -720,6 +759,7 @@ export class KrakenFuturesTrading implements VenueTrading {
         status: filledLots > 0 ? 'PARTIALLY_FILLED' : 'NEW',
         filledLots,
         ts: Number(str(o.last_update_time)) || this.clock.now(),
+        ...(str(o.type) === 'stop' ? { stop: true } : {}),
       },
     });
   }
