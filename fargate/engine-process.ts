@@ -108,7 +108,9 @@ export async function startEngineProcess(
   });
   const journal = await DynamoJournal.open({ doc, table, shard, epoch: lease.epoch });
   const creds = await new EnvSecretStore({ env }).credentials(venue, 'trade');
-  const trading = createTrading(venue, creds, env.TRADEWIND_REST_URL ? endpoints : undefined);
+  const trading = createTrading(venue, creds, env.TRADEWIND_REST_URL ? endpoints : undefined, {
+    protectiveStops: config.protectiveStop.enabled,
+  });
   const engine = new Engine({
     venue,
     symbols,

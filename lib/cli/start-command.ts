@@ -175,7 +175,9 @@ export async function startCommand(argv: string[]): Promise<number> {
   });
   await sim.start();
   const endpoints = sim.baseUrl(venue);
-  const trading = createTrading(venue, { apiKey, apiSecret }, endpoints);
+  const trading = createTrading(venue, { apiKey, apiSecret }, endpoints, {
+    protectiveStops: config.protectiveStop.enabled,
+  });
   const tty = process.stderr.isTTY;
   const log = (line: string) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
   const engine = new Engine({

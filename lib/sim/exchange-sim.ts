@@ -226,6 +226,16 @@ export class ExchangeSimulator {
     return m.market.book;
   }
 
+  /**
+   * A news shock on one market: its fair price jumps by `fraction` (-0.01 = 1 % down) and the next
+   * order-flow events sweep the side left stale, as a gap through resting stops does on a venue.
+   */
+  shock(venue: VenueId, symbol: string, fraction: number): void {
+    const m = this.markets.get(`${venue} ${symbol}`);
+    if (!m) throw new Error(`simulator has no ${venue} ${symbol}`);
+    m.market.shock(fraction);
+  }
+
   async start(): Promise<void> {
     const server = createServer((req, res) => this.onHttp(req, res));
     server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));

@@ -284,6 +284,16 @@ export class SyntheticMarket {
     return this.book.imbalance(levels);
   }
 
+  /**
+   * A news shock: the fair price jumps by `fraction` of itself (-0.01 = 1 % down). The book does
+   * not move by itself; the next order-flow event finds it stale and sweeps it to the new fair.
+   */
+  shock(fraction: number): void {
+    if (!Number.isFinite(fraction) || fraction <= -1)
+      throw new RangeError(`shock(${fraction}): fraction must be a finite number > -1`);
+    this.fair = Math.max(1, this.fair * (1 + fraction));
+  }
+
   /** The whole book, best first: seed a replica with this, then apply every step's changes. */
   snapshot(): BookSnapshot {
     return { ts: this.now, bids: sideLevels(this.book.bids), asks: sideLevels(this.book.asks) };

@@ -438,3 +438,16 @@ describe('SyntheticMarket', () => {
     expect(() => m.step(-1)).toThrow(RangeError);
   });
 });
+
+describe('SyntheticMarket.shock', () => {
+  it('a 2 % fall: the next events sweep the bids to the new fair price', () => {
+    const m = new SyntheticMarket({ seed: 3, startMidTicks: 100_000, eventsPerSecond: 200 });
+    m.step(1_000);
+    const before = m.bestBid();
+    m.shock(-0.02);
+    m.step(200);
+    expect(m.bestBid()).toBeLessThan(before * 0.985);
+    expect(m.bestAsk()).toBeGreaterThan(m.bestBid());
+    expect(() => m.shock(-1)).toThrow(RangeError);
+  });
+});
