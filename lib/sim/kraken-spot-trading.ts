@@ -4,8 +4,10 @@
  * synthetic book. Spot: long-only, a sell needs free base (the engine's spot ledger).
  *
  * REST (under /kraken-spot), every call `POST /0/private/<Method>`, form-encoded body with `nonce`:
- *   AddOrder              pair (wsname or altname), type buy|sell, ordertype market|limit, price,
- *                         volume, timeinforce GTC|IOC, oflags post, cl_ord_id
+ *   AddOrder              pair (wsname or altname), type buy|sell, ordertype market|limit|
+ *                         stop-loss|stop-loss-limit, price (limit; stops: the trigger), price2
+ *                         (stop-loss-limit: the limit), trigger last|index, volume, timeinforce GTC|IOC,
+ *                         oflags post, cl_ord_id
  *                         → {"descr":{"order":"…"},"txid":["O…"]}
  *   CancelOrder           txid (order id) or cl_ord_id → {"count":1}
  *   CancelAll             → {"count":n}
@@ -38,6 +40,19 @@
  * post_only, timestamp, exec_id, last_qty, last_price, cost, liquidity_ind, fees, fee_usd_equiv,
  * reason]; [SDK kraken-async-rs: liquidity_ind "m"/"t"]; [MEM: fees entries {asset, qty}, a
  * separate "filled" event after the last trade, the invalid-token error text].
+ *
+ * Stop orders (see `stopOf` and `onOrderUpdate`): WS v2 add_order `order_type` "stop-loss" (a market
+ * order once triggered) or "stop-loss-limit" (`limit_price`), with `triggers: {reference: "last" |
+ * "index" (default last), price, price_type: "static" (default)}` [DOC
+ * https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/add_order]. Other price_types
+ * (relative triggers) are not modelled: `EGeneral:Invalid arguments:triggers`. "index" is accepted
+ * and treated like "last": this simulator has one price, the touch (lib/sim/matching.ts). A stop whose
+ * trigger the market has already reached triggers at once [GUESS, matching.ts]. REST orders show a
+ * stop as `descr.ordertype "stop-loss"|"stop-loss-limit"`, `descr.price` = the trigger, `descr.price2`
+ * = the limit, plus `stopprice`/`limitprice` [MEM for the REST field set]. Untriggered stops are open
+ * orders: OpenOrders, the executions snapshot, cancel_order, cancel_all and the dead man's switch all
+ * include them ("all orders in the account are cancelled" [DOC
+ * https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/cancel_after]).
  *
  * Dead man's switch: cancel_all_orders_after / CancelAllOrdersAfter(timeout) arms (or re-arms) a
  * per-account timer; when it fires every open order of the account is cancelled (executions carry
@@ -293,13 +308,18 @@ export class KrakenSpotTradingSim {
         const ordertype = p('ordertype');
         const oflags = (p('oflags') ?? '').split(',');
         const tif = p('timeinforce') ?? 'GTC';
+        const stop = ordertype === 'stop-loss' || ordertype === 'stop-loss-limit';
+        // REST stops: `price` is the trigger, `price2` the limit; `trigger` last|index [MEM].
+        if (stop && !['last', 'index'].includes(p('trigger') ?? 'last'))
+          throw new KrakenFailure('EGeneral:Invalid arguments:trigger');
         return this.addOrder(
           account,
           {
             symbol: p('pair'),
             side: p('type'),
             type: ordertype,
-            price: p('price'),
+            price: stop ? p('price2') : p('price'),
+            trigger: stop ? p('price') : undefined,
             qty: p('volume'),
             tif: oflags.includes('post') ? 'post' : tif.toUpperCase(),
             clOrdId: p('cl_ord_id'),
@@ -325,7 +345,7 @@ export class KrakenSpotTradingSim {
         return reply({ count: 1 });
       }
       case 'CancelAll':
-        return reply({ count: this.engine.cancelAll(account, VENUE, undefined, now).length });
+        return reply({ count: this.engine.cancelAll(account, VENUE, undefined, now, 'all').length });
       case 'CancelAllOrdersAfter':
         return reply(this.armDms(account, p('timeout')));
       case 'OpenOrders': {
@@ -425,9 +445,10 @@ export class KrakenSpotTradingSim {
       descr: {
         pair: altname(r.symbol),
         type: r.side,
-        ordertype: r.type,
-        price: r.priceTicks === undefined ? '0' : fromSteps(r.priceTicks, spec.price),
-        price2: '0',
+        ordertype: wireType(r.type),
+        // Kraken's descr: a stop's `price` is its trigger, `price2` a stop-loss-limit's limit [MEM].
+        price: fromSteps((stopOf(r) ? r.triggerTicks : r.priceTicks) ?? 0, spec.price),
+        price2: stopOf(r) && r.priceTicks !== undefined ? fromSteps(r.priceTicks, spec.price) : '0',
         leverage: 'none',
         order: describe(o, spec),
         close: '',
@@ -437,6 +458,8 @@ export class KrakenSpotTradingSim {
       cost: o.cumNotional,
       fee: o.fills.reduce((s, f) => s.plus(new Money(f.fee)), new Money(0)).toFixed(),
       price: avgPrice(o, spec),
+      stopprice: stopOf(r) ? fromSteps(r.triggerTicks ?? 0, spec.price) : '0',
+      limitprice: stopOf(r) && r.priceTicks !== undefined ? fromSteps(r.priceTicks, spec.price) : '0',
       misc: '',
       oflags: r.timeInForce === 'POST_ONLY' ? 'post,fciq' : 'fciq',
     };
@@ -464,6 +487,8 @@ export class KrakenSpotTradingSim {
       side: string | undefined;
       type: string | undefined;
       price: string | undefined;
+      /** Stop orders: the trigger price text. */
+      trigger?: string | undefined;
       qty: string | undefined;
       tif: string;
       clOrdId: string | undefined;
@@ -475,20 +500,28 @@ export class KrakenSpotTradingSim {
     if (!symbol) throw new KrakenFailure('EQuery:Unknown asset pair');
     const spec = this.spec(symbol);
     if (a.side !== 'buy' && a.side !== 'sell') throw new KrakenFailure('EGeneral:Invalid arguments:type');
-    if (a.type !== 'market' && a.type !== 'limit')
-      throw new KrakenFailure('EGeneral:Invalid arguments:ordertype');
+    const type = ORDER_TYPES[a.type ?? ''];
+    if (!type) throw new KrakenFailure('EGeneral:Invalid arguments:ordertype');
+    const stop = type === 'stop-market' || type === 'stop-limit';
+    if (stop && a.trigger === undefined) throw new KrakenFailure('EGeneral:Invalid arguments:triggers');
     let tif: SimOrderRequest['timeInForce'];
     if (a.tif === 'post') tif = 'POST_ONLY';
     else if (a.tif === 'GTC' || a.tif === 'IOC') tif = a.tif;
     else throw new KrakenFailure('EGeneral:Invalid arguments:timeinforce');
     if (a.qty === undefined) throw new KrakenFailure('EGeneral:Invalid arguments:volume');
-    if (a.type === 'limit' && a.price === undefined)
-      throw new KrakenFailure('EGeneral:Invalid arguments:price');
+    const limitLike = type === 'limit' || type === 'stop-limit';
+    if (limitLike && a.price === undefined) throw new KrakenFailure('EGeneral:Invalid arguments:price');
     const cl = a.clOrdId ?? '';
     if (a.clOrdId !== undefined && !/^[\x20-\x7e]{1,18}$/.test(cl) && !/^[0-9a-fA-F-]{32,36}$/.test(cl))
       throw new KrakenFailure('EGeneral:Invalid arguments:cl_ord_id');
-    const amounts = parseOrderAmounts(spec, a.type === 'limit' ? a.price : undefined, a.qty);
+    const amounts = parseOrderAmounts(spec, limitLike ? a.price : undefined, a.qty);
     if ('reject' in amounts) throw new KrakenFailure(amounts.reject.code);
+    let triggerTicks: number | undefined;
+    if (stop) {
+      const t = parseOrderAmounts(spec, a.trigger, a.qty);
+      if ('reject' in t) throw new KrakenFailure(t.reject.code);
+      triggerTicks = t.priceTicks;
+    }
     const fault = this.faults.takeOrder();
     if (fault?.kind === 'reject') throw new KrakenFailure(fault.error);
     const book = this.host.book(symbol);
@@ -503,9 +536,10 @@ export class KrakenSpotTradingSim {
         symbol,
         clientOrderId,
         side: a.side,
-        type: a.type,
+        type,
         timeInForce: tif,
         priceTicks: amounts.priceTicks,
+        triggerTicks,
         qtyLots: amounts.qtyLots,
         reduceOnly: false,
         account,
@@ -532,7 +566,8 @@ export class KrakenSpotTradingSim {
     const timer = setTimeout(() => {
       this.dms.delete(account);
       this.dmsFired.set(account, (this.dmsFired.get(account) ?? 0) + 1);
-      this.engine.cancelAll(account, VENUE, undefined, this.host.now());
+      // Every order of the account, untriggered stops included [DOC cancel_after: "all orders"].
+      this.engine.cancelAll(account, VENUE, undefined, this.host.now(), 'all');
     }, timeout * 1000);
     timer.unref?.();
     this.dms.set(account, { timer, triggerAt });
@@ -599,6 +634,7 @@ export class KrakenSpotTradingSim {
               side: str(params.side),
               type: str(params.order_type),
               price: numText(params.limit_price),
+              trigger: triggerPrice(params.triggers),
               qty: numText(params.order_qty),
               tif: params.post_only === true ? 'post' : tif,
               clOrdId: str(params.cl_ord_id),
@@ -624,7 +660,7 @@ export class KrakenSpotTradingSim {
           return answer(results.length === 1 ? results[0] : { count: results.length, orders: results });
         }
         case 'cancel_all':
-          return answer({ count: this.engine.cancelAll(account, VENUE, undefined, now).length });
+          return answer({ count: this.engine.cancelAll(account, VENUE, undefined, now, 'all').length });
         case 'cancel_all_orders_after':
           return answer(this.armDms(account, numText(params.timeout)));
         case 'subscribe':
@@ -680,6 +716,14 @@ export class KrakenSpotTradingSim {
       this.fillLog.record(r.account, f);
       out.push(this.tradeExec(o, f));
       if (o.status === 'FILLED') out.push(this.orderExec(o, 'filled'));
+    } else if (o.status === 'NEW' && stopOf(r) && o.triggered) {
+      // The market reached the stop's trigger: the order keeps its order_id and cl_ord_id and trades
+      // follow as for any order. Kraken's exact text for this event is UNCONFIRMED (research-stops.md
+      // §3); chosen [GUESS]: exec_type "status" (one of the documented exec_types), order_status
+      // "new" (still open, nothing filled), triggers.status "triggered", order_type now the
+      // execution model (market / limit), as the FIX ExecutionReport documents for triggered orders
+      // (https://docs.kraken.com/exchange/api-reference/unified-fix/er).
+      out.push(this.orderExec(o, 'status'));
     } else if (o.status === 'NEW') out.push(this.orderExec(o, 'new'));
     else if (o.status === 'CANCELED') out.push(this.orderExec(o, 'canceled'));
     else if (o.status === 'EXPIRED') out.push(this.orderExec(o, 'expired'));
@@ -698,9 +742,10 @@ export class KrakenSpotTradingSim {
       exec_type: execType,
       symbol: r.symbol,
       side: r.side,
-      order_type: r.type,
+      order_type: execType === 'new' && !o.triggered ? wireType(r.type) : execModel(o),
       order_qty: new Num(fromSteps(r.qtyLots, spec.qty)),
       limit_price: r.priceTicks === undefined ? undefined : new Num(fromSteps(r.priceTicks, spec.price)),
+      triggers: this.triggersOf(o),
       time_in_force: r.timeInForce === 'IOC' ? 'IOC' : 'GTC',
       post_only: r.timeInForce === 'POST_ONLY',
       order_status: wsStatus(o),
@@ -726,7 +771,7 @@ export class KrakenSpotTradingSim {
       trade_id: Number(f.tradeId.replace(/\D/g, '').slice(-9)) || 0,
       symbol: f.symbol,
       side: f.side,
-      order_type: o.request.type,
+      order_type: execModel(o),
       order_qty: new Num(fromSteps(o.request.qtyLots, spec.qty)),
       last_qty: new Num(fromSteps(f.qtyLots, spec.qty)),
       last_price: new Num(fromSteps(f.priceTicks, spec.price)),
@@ -737,7 +782,23 @@ export class KrakenSpotTradingSim {
       cum_cost: new Num(cumCost.toFixed()),
       fees: [{ asset: f.feeAsset, qty: new Num(f.fee) }],
       fee_usd_equiv: new Num(f.fee),
+      triggers: this.triggersOf(o),
       timestamp: iso(f.ts),
+    };
+  }
+
+  /**
+   * A stop's `triggers` echo in executions [GUESS: field names as in add_order; `status`
+   * "untriggered" | "triggered" — UNCONFIRMED, research-stops.md §3]; undefined for other orders.
+   */
+  private triggersOf(o: SimOrder): Record<string, unknown> | undefined {
+    const r = o.request;
+    if (!stopOf(r)) return undefined;
+    return {
+      reference: 'last',
+      price: new Num(fromSteps(r.triggerTicks ?? 0, this.spec(r.symbol).price)),
+      price_type: 'static',
+      status: o.triggered ? 'triggered' : 'untriggered',
     };
   }
 
@@ -787,9 +848,58 @@ function describe(o: SimOrder, spec: SimInstrumentSpec): string {
   const r = o.request;
   const qty = fromSteps(r.qtyLots, spec.qty);
   const pair = altname(r.symbol);
-  return r.type === 'market'
-    ? `${r.side} ${qty} ${pair} @ market`
-    : `${r.side} ${qty} ${pair} @ limit ${fromSteps(r.priceTicks ?? 0, spec.price)}`;
+  const px = (t: number | undefined) => fromSteps(t ?? 0, spec.price);
+  // [MEM] Kraken's descr.order texts, e.g. "sell 0.001 XBTUSD @ stop loss 40000.0 -> limit 39900.0".
+  switch (r.type) {
+    case 'market':
+      return `${r.side} ${qty} ${pair} @ market`;
+    case 'limit':
+      return `${r.side} ${qty} ${pair} @ limit ${px(r.priceTicks)}`;
+    case 'stop-market':
+      return `${r.side} ${qty} ${pair} @ stop loss ${px(r.triggerTicks)}`;
+    case 'stop-limit':
+      return `${r.side} ${qty} ${pair} @ stop loss ${px(r.triggerTicks)} -> limit ${px(r.priceTicks)}`;
+  }
+}
+
+/** Kraken's order_type / ordertype names → the matching engine's order types. */
+const ORDER_TYPES: Record<string, SimOrderRequest['type'] | undefined> = {
+  market: 'market',
+  limit: 'limit',
+  'stop-loss': 'stop-market',
+  'stop-loss-limit': 'stop-limit',
+};
+
+function wireType(t: SimOrderRequest['type']): string {
+  return t === 'stop-market' ? 'stop-loss' : t === 'stop-limit' ? 'stop-loss-limit' : t;
+}
+
+function stopOf(r: SimOrderRequest): boolean {
+  return r.type === 'stop-market' || r.type === 'stop-limit';
+}
+
+/** order_type in executions: a triggered stop reports its execution model (FIX ER doc) [GUESS]. */
+function execModel(o: SimOrder): string {
+  const t = o.request.type;
+  if (!o.triggered) return wireType(t);
+  return t === 'stop-market' ? 'market' : t === 'stop-limit' ? 'limit' : t;
+}
+
+/**
+ * The trigger price text of an add_order `triggers` object; throws `EGeneral:Invalid arguments…` for
+ * what the simulator does not model (reference other than last/index, price_type other than static).
+ */
+function triggerPrice(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null) throw new KrakenFailure('EGeneral:Invalid arguments:triggers');
+  const t = v as Record<string, unknown>;
+  if (!['last', 'index'].includes(str(t.reference) ?? 'last'))
+    throw new KrakenFailure('EGeneral:Invalid arguments:triggers.reference');
+  if ((str(t.price_type) ?? 'static') !== 'static')
+    throw new KrakenFailure('EGeneral:Invalid arguments:triggers.price_type (only static is simulated)');
+  const price = numText(t.price);
+  if (price === undefined) throw new KrakenFailure('EGeneral:Invalid arguments:triggers.price');
+  return price;
 }
 
 function avgPrice(o: SimOrder, spec: SimInstrumentSpec): string {

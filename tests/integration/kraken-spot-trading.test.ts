@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
+import { WebSocket } from 'ws';
+import { fromSteps } from '#core/grid.ts';
 import { signKraken } from '#venues/kraken-spot/signing.ts';
 import type {
   KrakenSpotTradingOptions,
@@ -79,6 +81,31 @@ async function setup(clientOpts: Partial<KrakenSpotTradingOptions> = {}) {
 }
 
 const LOT = 100_000; // 0.001 BTC in 1e-8 lots
+
+/** A protective stop intent (sell by default). */
+function stopIntent(
+  type: 'stop-market' | 'stop-limit',
+  qtyLots: number,
+  triggerTicks: number,
+  priceTicks?: number,
+  side: OrderSide = 'sell',
+): OrderIntent {
+  return {
+    ...manualIntent({
+      clientOrderId: nextId(),
+      venue: 'kraken-spot',
+      symbol: SYMBOL,
+      side,
+      type: 'market',
+      qtyLots,
+      priceTicks,
+      timeInForce: 'GTC',
+    }),
+    type,
+    triggerTicks,
+    purpose: 'protective-stop',
+  };
+}
 
 describe('Kraken spot trading against the simulator', () => {
   it('place, open orders, query by cl_ord_id, cancel, cancel_all over WS v2; executions order events', async () => {
@@ -297,5 +324,219 @@ describe('Kraken spot trading against the simulator', () => {
     const ids = fillsOf(m.clientOrderId).map((f) => f.tradeId);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.length).toBe(sim.krakenSpotTrading.fills('sim').length);
+  });
+
+  describe('venue-side stop orders (stop-loss, stop-loss-limit)', () => {
+    it('capabilities list both stop types; the DMS is declared to cancel stops', async () => {
+      const { client } = await setup({ dms: false });
+      expect(client.capabilities).toEqual({
+        stopTypes: ['stop-market', 'stop-limit'],
+        reduceOnly: false,
+        dmsCancelsStops: true,
+      });
+    });
+
+    it('a stop-loss sell rests untriggered (NEW, stop:true), then fills with OUR client id when the market falls through it', async () => {
+      const { sim, client, events, statusesOf, fillsOf, book, start } = await setup({ dms: false });
+      const inst = await start();
+      const buy = intent('buy', 'market', 5 * LOT);
+      expect((await client.place(buy, inst)).kind).toBe('ack');
+      await until(() => statusesOf(buy.clientOrderId).includes('FILLED'));
+      const bought = (await client.positions())[0]?.qtyLots ?? 0;
+      expect(bought).toBe(200_000_000 + 5 * LOT);
+
+      sim.pause();
+      const trigger = book().bestBid() - 500;
+      const stop = stopIntent('stop-market', 5 * LOT, trigger);
+      const placed = await client.place(stop, inst);
+      expect(placed).toMatchObject({ kind: 'ack', state: { status: 'NEW', stop: true } });
+      const r = sim.krakenSpotTrading.requests.filter((q) => q.what === 'add_order');
+      expect(r.length).toBe(2); // over the WS
+      const sims = sim.krakenSpotTrading.engine.ordersByClientId('sim', 'kraken-spot', stop.clientOrderId);
+      expect(sims.map((o) => [o.request.type, o.request.triggerTicks, o.triggered])).toEqual([
+        ['stop-market', trigger, false],
+      ]);
+      await until(() => statusesOf(stop.clientOrderId).includes('NEW'));
+      const open = await client.openOrders(SYMBOL);
+      expect(open).toEqual([
+        expect.objectContaining({ clientOrderId: stop.clientOrderId, status: 'NEW', stop: true }),
+      ]);
+      expect(await client.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({
+        status: 'NEW',
+        stop: true,
+        filledLots: 0,
+      });
+      expect(fillsOf(stop.clientOrderId)).toEqual([]);
+
+      // Drive the market down through the trigger: a 2 % shock, then the market runs again.
+      sim.shock('kraken-spot', SYMBOL, -0.02);
+      sim.resume();
+      await until(() => statusesOf(stop.clientOrderId).includes('FILLED'));
+      const fills = fillsOf(stop.clientOrderId);
+      expect(fills.length).toBeGreaterThan(0);
+      for (const f of fills) {
+        expect(f).toMatchObject({ clientOrderId: stop.clientOrderId, side: 'sell', liquidity: 'taker' });
+        expect(f.priceTicks).toBeLessThan(trigger);
+      }
+      expect(fills.reduce((s, f) => s + f.qtyLots, 0)).toBe(5 * LOT);
+      const last = events
+        .filter((e) => e.type === 'order' && e.state.clientOrderId === stop.clientOrderId)
+        .at(-1);
+      expect(last).toMatchObject({ state: { status: 'FILLED', stop: true, filledLots: 5 * LOT } });
+      expect(await client.positions()).toEqual([{ symbol: SYMBOL, qtyLots: 200_000_000, entryPrice: '0' }]);
+      expect(await client.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({
+        status: 'FILLED',
+        stop: true,
+      });
+      expect(await client.openOrders()).toEqual([]);
+    });
+
+    it('a stop-loss-limit goes out with its limit; over REST too; cancel by client id; cancelAll includes stops', async () => {
+      for (const useWs of [true, false]) {
+        const { sim, client, statusesOf, book, start } = await setup({ dms: false, useWs });
+        const inst = await start();
+        sim.pause();
+        const bid = book().bestBid();
+        const a = stopIntent('stop-limit', LOT, bid - 400, bid - 450);
+        const b = stopIntent('stop-market', 2 * LOT, bid - 600);
+        const c = stopIntent('stop-market', LOT, bid - 700);
+        for (const s of [a, b, c])
+          expect(await client.place(s, inst)).toMatchObject({ kind: 'ack', state: { stop: true } });
+        expect(
+          sim.krakenSpotTrading.requests.some((q) => q.what === (useWs ? 'add_order' : 'AddOrder')),
+        ).toBe(true);
+        const [simA] = sim.krakenSpotTrading.engine.ordersByClientId('sim', 'kraken-spot', a.clientOrderId);
+        expect(simA?.request).toMatchObject({
+          type: 'stop-limit',
+          triggerTicks: bid - 400,
+          priceTicks: bid - 450,
+        });
+        const open = await client.openOrders();
+        expect(open.map((o) => [o.clientOrderId, o.status, o.stop]).sort()).toEqual(
+          [a, b, c].map((s) => [s.clientOrderId, 'NEW', true]).sort(),
+        );
+        expect(await client.cancel(SYMBOL, a.clientOrderId)).toMatchObject({
+          kind: 'ok',
+          state: { status: 'CANCELED', clientOrderId: a.clientOrderId },
+        });
+        if (useWs) await until(() => statusesOf(a.clientOrderId).includes('CANCELED'));
+        expect(await client.queryOrder(SYMBOL, a.clientOrderId)).toMatchObject({
+          status: 'CANCELED',
+          stop: true,
+        });
+        expect(await client.cancelAll()).toBe(2);
+        expect(await client.openOrders()).toEqual([]);
+        const d = stopIntent('stop-market', LOT, bid - 800);
+        expect((await client.place(d, inst)).kind).toBe('ack');
+        expect(await client.cancelAll(SYMBOL)).toBe(1);
+        expect(await client.queryOrder(SYMBOL, d.clientOrderId)).toMatchObject({
+          status: 'CANCELED',
+          stop: true,
+        });
+        await client.stop();
+      }
+    });
+
+    it("the dead man's switch cancels an untriggered stop", async () => {
+      const { sim, client, statusesOf, book, start } = await setup({
+        dms: { intervalMs: 250, timeoutSec: 1 },
+      });
+      const inst = await start();
+      sim.pause();
+      const stop = stopIntent('stop-market', LOT, book().bestBid() - 500);
+      expect((await client.place(stop, inst)).kind).toBe('ack');
+      await until(() => statusesOf(stop.clientOrderId).includes('NEW'));
+      client.haltDmsRefresh();
+      await until(() => statusesOf(stop.clientOrderId).includes('CANCELED'), 3000);
+      expect(sim.krakenSpotTrading.dmsFired.get('sim')).toBe(1);
+      expect(await client.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({
+        status: 'CANCELED',
+        stop: true,
+      });
+      expect(await client.openOrders()).toEqual([]);
+    });
+
+    it('a stop whose trigger the market has already reached triggers and fills at once', async () => {
+      const { sim, client, statusesOf, fillsOf, book, start } = await setup({ dms: false });
+      const inst = await start();
+      sim.pause();
+      const stop = stopIntent('stop-market', 3 * LOT, book().bestBid() + 1);
+      expect(await client.place(stop, inst)).toMatchObject({ kind: 'ack' });
+      await until(() => statusesOf(stop.clientOrderId).includes('FILLED'));
+      expect(fillsOf(stop.clientOrderId).reduce((s, f) => s + f.qtyLots, 0)).toBe(3 * LOT);
+      expect(fillsOf(stop.clientOrderId).every((f) => f.clientOrderId === stop.clientOrderId)).toBe(true);
+      expect(await client.positions()).toEqual([
+        { symbol: SYMBOL, qtyLots: 200_000_000 - 3 * LOT, entryPrice: '0' },
+      ]);
+    });
+
+    it('stops the sim does not model are refused with EGeneral:Invalid arguments; the client checks stops before sending', async () => {
+      const { sim, client, book, start } = await setup({ dms: false });
+      const inst = await start();
+      sim.pause();
+      const trigger = book().bestBid() - 500;
+      // The client refuses a stop-limit without a limit price and a non-GTC stop before sending.
+      const noLimit = stopIntent('stop-limit', LOT, trigger);
+      expect(await client.place(noLimit, inst)).toMatchObject({ kind: 'rejected', code: 'BAD_ORDER' });
+      const ioc = { ...stopIntent('stop-market', LOT, trigger), timeInForce: 'IOC' as const };
+      expect(await client.place(ioc, inst)).toMatchObject({ kind: 'rejected', code: 'BAD_ORDER' });
+      expect(sim.krakenSpotTrading.requests.filter((q) => q.what === 'add_order')).toEqual([]);
+
+      // Raw add_order frames on a second private connection (its own token).
+      const { rest, ws: wsBase } = sim.baseUrl('kraken-spot');
+      const path = '/0/private/GetWebSocketsToken';
+      const nonce = String(BigInt(Date.now()) * 1_000_000n);
+      const body = `nonce=${nonce}`;
+      const res = await fetch(`${rest}${path}`, {
+        method: 'POST',
+        headers: {
+          'API-Key': SIM_KRAKEN_API_KEY,
+          'API-Sign': signKraken(SIM_KRAKEN_API_SECRET, path, nonce, body),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body,
+      });
+      const token = ((await res.json()) as { result: { token: string } }).result.token;
+      const ws = new WebSocket(`${wsBase}/v2-auth`);
+      cleanups.push(() => {
+        ws.close();
+        return Promise.resolve();
+      });
+      const answers: Array<Record<string, unknown>> = [];
+      ws.on('message', (d) => {
+        const m = JSON.parse((d as Buffer).toString('utf8')) as Record<string, unknown>;
+        if (m.method === 'add_order') answers.push(m);
+      });
+      await new Promise((resolve) => ws.once('open', resolve));
+      const px = fromSteps(trigger, inst.price);
+      const send = (extra: string) =>
+        ws.send(
+          `{"method":"add_order","params":{"order_type":"stop-loss","side":"sell","order_qty":0.001,"symbol":"BTC/USD"${extra},"token":${JSON.stringify(token)}},"req_id":${answers.length + 1}}`,
+        );
+      for (const extra of [
+        `,"triggers":{"price":${px},"price_type":"pct"}`, // relative triggers: not modelled
+        `,"triggers":{"reference":"mark","price":${px}}`,
+        '', // a stop without triggers
+        `,"triggers":{"reference":"index","price":${px},"price_type":"static"}`,
+      ]) {
+        const n = answers.length;
+        send(extra);
+        await until(() => answers.length === n + 1);
+      }
+      expect(
+        answers.map((a) => [
+          a.success,
+          typeof a.error === 'string' ? a.error.split(':').slice(0, 2).join(':') : a.error,
+        ]),
+      ).toEqual([
+        [false, 'EGeneral:Invalid arguments'],
+        [false, 'EGeneral:Invalid arguments'],
+        [false, 'EGeneral:Invalid arguments'],
+        [true, undefined],
+      ]);
+      expect(answers[0]?.error).toMatch(/price_type/);
+      const [placed] = sim.krakenSpotTrading.engine.openOrders('sim', 'kraken-spot');
+      expect(placed?.request).toMatchObject({ type: 'stop-market', triggerTicks: trigger });
+    });
   });
 });

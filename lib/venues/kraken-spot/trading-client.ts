@@ -30,6 +30,21 @@
  *   `dms.timeoutSec` (default 60), over the WS (REST when it is down); disarmed (timeout 0) on a
  *   clean stop. `dms: false` disables it.
  * - Spot is long-only; the venue rejects a sell without base (EOrder:Insufficient funds).
+ * - Stop orders (capabilities.stopTypes): 'stop-market' → add_order `order_type` "stop-loss",
+ *   'stop-limit' → "stop-loss-limit" with `limit_price`, both with `triggers: {reference: "last",
+ *   price: <trigger>, price_type: "static"}` [DOC
+ *   https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/add_order]; over REST AddOrder
+ *   `price` = the trigger, `price2` = the limit, `trigger=last` [MEM]. GTC only (an IOC or post-only
+ *   stop is refused here). A resting sell stop holds its base; spot has no reduce-only. The stop
+ *   flag of a state comes from REST `descr.ordertype` "stop-loss*" [MEM] and, in executions, from a
+ *   `triggers` object or a stop order_type [GUESS: after the trigger Kraken may report the execution
+ *   model (market/limit) as order_type, as its FIX ExecutionReport does
+ *   (https://docs.kraken.com/exchange/api-reference/unified-fix/er), so a stop stays a stop by cl_ord_id].
+ *   The trigger event's exact exec_type/order_status text is UNCONFIRMED (research-stops.md §3):
+ *   any order_status other than the known ones yields no order event; fills carry cl_ord_id as usual.
+ * - The dead man's switch cancels every order of the account, untriggered stops included [DOC
+ *   https://docs.kraken.com/exchange/api-reference/spot-websocket-v2/cancel_after]:
+ *   capabilities.dmsCancelsStops.
  *
  * Secrets: the API secret lives only in the signing closure; the WS token is never put into an
  * error, event or diagnostic. Nonces come from one NonceSource per client (lib/venues/nonce.ts).
@@ -41,6 +56,7 @@ import { fromSteps, toSteps } from '#core/grid.ts';
 import type { Instrument } from '#core/instrument.ts';
 import { InstrumentSet } from '#core/instrument.ts';
 import type { Fill, OrderIntent } from '#core/trading.ts';
+import { isStopType } from '#core/trading.ts';
 import type { BackoffOptions } from '../backoff.ts';
 import { HttpDataError, HttpOperationalError, requestText } from '../http.ts';
 import { NonceSource } from '../nonce.ts';
@@ -143,6 +159,14 @@ const UNKNOWN_ERRORS = /^(EGeneral:Internal error|EService:Timeout|EService:Dead
 const UNAVAILABLE_ERRORS = /^(EService:Unavailable|EService:Busy|EService:Market in cancel_only mode)/;
 const DUPLICATE = /^EOrder:Duplicate/;
 const SEEN_MAX = 20_000;
+/** Our order types → Kraken's order_type / ordertype [DOC add_order]. */
+const KRAKEN_ORDER_TYPE: Record<OrderIntent['type'], string> = {
+  market: 'market',
+  limit: 'limit',
+  'stop-market': 'stop-loss',
+  'stop-limit': 'stop-loss-limit',
+};
+const STOP_ORDER_TYPES = new Set(['stop-loss', 'stop-loss-limit']);
 const REST_ASSET: Record<string, string> = {
   XXBT: 'BTC',
   XBT: 'BTC',
@@ -154,7 +178,11 @@ const REST_ASSET: Record<string, string> = {
 };
 
 export class KrakenSpotTrading implements VenueTrading {
-  readonly capabilities: TradingCapabilities = { stopTypes: [], reduceOnly: false, dmsCancelsStops: true };
+  readonly capabilities: TradingCapabilities = {
+    stopTypes: ['stop-market', 'stop-limit'],
+    reduceOnly: false,
+    dmsCancelsStops: true,
+  };
   readonly venue = 'kraken-spot' as const;
   private readonly opts: Omit<KrakenSpotTradingOptions, 'apiSecret'>;
   private readonly clock: Clock;
@@ -413,12 +441,23 @@ export class KrakenSpotTrading implements VenueTrading {
     if (intent.clientOrderId.length > 18)
       throw new DataError('BAD_ORDER', 'kraken-spot: cl_ord_id longer than 18');
     const f: Array<[string, string, boolean]> = [
-      ['order_type', intent.type, false],
+      ['order_type', KRAKEN_ORDER_TYPE[intent.type], false],
       ['side', intent.side, false],
       ['order_qty', fromSteps(intent.qtyLots, inst.qty), true],
       ['symbol', inst.symbol, false],
     ];
-    if (intent.type === 'limit') {
+    if (isStopType(intent.type)) {
+      if (intent.triggerTicks === undefined) throw new DataError('BAD_ORDER', 'stop order without a trigger');
+      if (intent.timeInForce !== 'GTC') throw new DataError('BAD_ORDER', 'kraken-spot: stop orders are GTC');
+      const trigger = fromSteps(intent.triggerTicks, inst.price);
+      f.push(['triggers', `{"reference":"last","price":${trigger},"price_type":"static"}`, true]);
+      if (intent.type === 'stop-limit') {
+        if (intent.priceTicks === undefined)
+          throw new DataError('BAD_ORDER', 'stop-limit order without a price');
+        f.push(['limit_price', fromSteps(intent.priceTicks, inst.price), true]);
+      }
+      f.push(['time_in_force', 'gtc', false]);
+    } else if (intent.type === 'limit') {
       if (intent.priceTicks === undefined) throw new DataError('BAD_ORDER', 'limit order without a price');
       f.push(['limit_price', fromSteps(intent.priceTicks, inst.price), true]);
       f.push(['time_in_force', intent.timeInForce === 'IOC' ? 'ioc' : 'gtc', false]);
@@ -466,10 +505,16 @@ export class KrakenSpotTrading implements VenueTrading {
     inst: Instrument,
     onWritten?: () => void,
   ): Promise<PlaceResult> {
+    try {
+      this.orderFields(intent, inst); // the same checks as over the WS
+    } catch (err) {
+      const e = err as DataError;
+      return { kind: 'rejected', code: e.code ?? 'BAD_ORDER', message: e.message };
+    }
     const p: Array<[string, string]> = [
       ['pair', inst.symbol],
       ['type', intent.side],
-      ['ordertype', intent.type],
+      ['ordertype', KRAKEN_ORDER_TYPE[intent.type]],
       ['volume', fromSteps(intent.qtyLots, inst.qty)],
       ['cl_ord_id', intent.clientOrderId],
     ];
@@ -477,6 +522,11 @@ export class KrakenSpotTrading implements VenueTrading {
       p.push(['price', fromSteps(intent.priceTicks as number, inst.price)]);
       if (intent.timeInForce === 'IOC') p.push(['timeinforce', 'IOC']);
       if (intent.timeInForce === 'POST_ONLY') p.push(['oflags', 'post']);
+    } else if (isStopType(intent.type)) {
+      // REST AddOrder stops: price = trigger, price2 = limit, trigger = last [MEM].
+      p.push(['price', fromSteps(intent.triggerTicks as number, inst.price)], ['trigger', 'last']);
+      if (intent.type === 'stop-limit')
+        p.push(['price2', fromSteps(intent.priceTicks as number, inst.price)]);
     }
     try {
       const res = await this.rest('AddOrder', p, {
@@ -504,6 +554,7 @@ export class KrakenSpotTrading implements VenueTrading {
             status: 'NEW',
             filledLots: 0,
             ts: this.clock.now(),
+            ...(isStopType(intent.type) ? { stop: true } : {}),
           };
     return { kind: 'ack', state };
   }
@@ -553,6 +604,7 @@ export class KrakenSpotTrading implements VenueTrading {
       status: 'CANCELED',
       filledLots: known?.filledLots ?? 0,
       ts: this.clock.now(),
+      ...(known?.stop ? { stop: true } : {}),
     };
   }
 
@@ -602,6 +654,7 @@ export class KrakenSpotTrading implements VenueTrading {
       status,
       filledLots: lots,
       ts: tm > 0 ? Math.round(tm * 1000) : this.clock.now(),
+      ...(STOP_ORDER_TYPES.has(str(descr.ordertype)) ? { stop: true } : {}),
     };
   }
 
@@ -824,6 +877,7 @@ export class KrakenSpotTrading implements VenueTrading {
     const status = wsStatus(str(e.order_status), execType);
     if (!status) return;
     const cum = str(e.cum_qty);
+    const stop = e.triggers !== undefined || STOP_ORDER_TYPES.has(str(e.order_type)) || prev?.stop === true;
     const state: VenueOrderState = {
       symbol: symbolInst.symbol,
       clientOrderId,
@@ -831,6 +885,7 @@ export class KrakenSpotTrading implements VenueTrading {
       status,
       filledLots: cum ? toSteps(cum, symbolInst.qty) : (prev?.filledLots ?? 0),
       ts,
+      ...(stop ? { stop: true } : {}),
     };
     if (clientOrderId) {
       this.states.set(clientOrderId, state);
