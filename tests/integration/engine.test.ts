@@ -212,3 +212,32 @@ describe('engine (simulator, real sockets, real adapters)', () => {
     expect(unknownOrStream.length).toBeGreaterThan(0);
   }, 60_000);
 });
+
+describe('order TTL (post-only entries)', () => {
+  it('a post-only entry rests at the near touch and is cancelled at its TTL unless it filled; nothing of ours is left resting', async () => {
+    const env = await startSim();
+    const { engine, journal } = engineFor(env, {
+      config: { entry: { timeInForce: 'POST_ONLY', ttlMs: 400 }, protectiveStop: { enabled: false } },
+    });
+    await engine.start();
+    await until(
+      () => journal.records.some((r) => r.kind === 'order' && r.event === 'cancel-requested'),
+      60_000,
+      'an entry to reach its TTL',
+    );
+    const req = journal.records.find((r) => r.kind === 'order' && r.event === 'cancel-requested');
+    expect(req?.why).toMatch(/^ttl: resting \d+ ms ≥ 400 ms$/);
+    expect(req?.tif).toBe('POST_ONLY');
+    const id = req?.clientOrderId as string;
+    // It rested first: sent, acknowledged open, then cancelled at the venue — never a taker fill.
+    await until(() => !engine.liveOrders().some((o) => o.clientOrderId === id), 5_000, 'the cancel');
+    const venueOrder = env.sim.binanceTrading.engine.order('paper', VENUE, { clientOrderId: id });
+    expect(venueOrder?.request.timeInForce).toBe('POST_ONLY');
+    expect(venueOrder?.status).toMatch(/CANCELED|FILLED/);
+    expect(venueOrder?.fills.every((f) => f.liquidity === 'maker')).toBe(true);
+    const sent = journal.records.find(
+      (r) => r.kind === 'order' && r.event === 'sent' && r.clientOrderId === id,
+    );
+    expect((req?.ts as number) - (sent?.ts as number)).toBeGreaterThanOrEqual(400);
+  }, 90_000);
+});
