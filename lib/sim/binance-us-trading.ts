@@ -5,7 +5,9 @@
  * (./accounts.ts: position = balance, no shorting).
  *
  * REST (under /binance-us):
- *   POST   /api/v3/order            TRADE      MARKET, LIMIT (GTC|IOC), LIMIT_MAKER (post-only)
+ *   POST   /api/v3/order            TRADE      MARKET, LIMIT (GTC|IOC), LIMIT_MAKER (post-only),
+ *                                              STOP_LOSS (stopPrice; a market order once triggered),
+ *                                              STOP_LOSS_LIMIT (price, stopPrice, timeInForce GTC)
  *   DELETE /api/v3/order            TRADE      by orderId or origClientOrderId; newClientOrderId
  *                                              names the cancel (`C` in executionReport = original)
  *   GET    /api/v3/order            USER_DATA  -2013 "Order does not exist."
@@ -24,6 +26,19 @@
  * requested action."; filter failures → -1013; a client id already OPEN → -2010 "Duplicate order
  * sent." (spot answers -2010, not futures' -4116).
  *
+ * Stop orders (research-stops.md §2): STOP_LOSS / STOP_LOSS_LIMIT are the matching engine's
+ * stop-market / stop-limit, triggered when the book reaches `stopPrice` (./matching.ts "Stop
+ * orders"). One order throughout, as on Binance spot: the same orderId and clientOrderId before and
+ * after the trigger, `type` stays STOP_LOSS*, `stopPrice` / `P` carry the trigger. Untriggered: status
+ * NEW, isWorking / `w` false, workingTime -1, listed by openOrders, cancelled by DELETE order /
+ * openOrders, and a SELL stop holds its base (a plain sell of the same base is refused -2010). On the
+ * trigger an executionReport x=NEW with `w` true is pushed, then the fills [ASSUMED: the Binance.US
+ * doc does not say what the trigger emits, research-stops.md §2]. A stop the market has already
+ * reached → -2010 "Stop price would trigger immediately."; stopPrice missing → -1102; off the tick
+ * grid → -1013 (as a price); stopPrice on another type → -1106; STOP_LOSS_LIMIT other than GTC →
+ * -1115 (Binance also takes IOC/FOK there: not simulated). trailingDelta, TAKE_PROFIT* and OCO are
+ * not simulated.
+ *
  * Faults (`faults`, the same class as the USD-M module): unknownAfterPlace (placed, then 503
  * "Unknown error…"), silentAfterPlace (placed, never answered), rejectOrder, timestampReject.
  * Connection faults: dropUserStreams(), expireListenKeys().
@@ -38,6 +53,7 @@ import { WebSocket } from 'ws';
 import type { L2Book } from '#core/book.ts';
 import { fromSteps } from '#core/grid.ts';
 import { Money } from '#core/money.ts';
+import { isStopType } from '#core/trading.ts';
 import { verifyBinanceRequest } from '#venues/binance/signing.ts';
 import type { SimAccountsConfig } from './accounts.ts';
 import type { ApiError, BinanceTradingHost, SimApiAccount } from './binance-trading.ts';
@@ -107,6 +123,8 @@ export class BinanceUsTradingSim {
   private readonly fillLog = new FillLog<SimFill>();
   /** The client id of the cancel being processed (executionReport `c` on CANCELED). */
   private cancelId: string | null = null;
+  /** Stop orders: orderId → when the trigger was reached (workingTime). */
+  private readonly triggeredAt = new Map<string, number>();
   /** Recent REST requests "METHOD /path" (for tests). */
   readonly requests: Array<{ what: string; ts: number }> = [];
 
@@ -310,21 +328,20 @@ export class BinanceUsTradingSim {
     if (sideText !== 'BUY' && sideText !== 'SELL')
       throw new ApiFailure({ status: 400, code: -1117, msg: 'Invalid side.' });
     const typeText = required(p, 'type');
-    if (typeText !== 'MARKET' && typeText !== 'LIMIT' && typeText !== 'LIMIT_MAKER')
+    if (!ORDER_TYPES.has(typeText))
       throw new ApiFailure({ status: 400, code: -1116, msg: 'Invalid orderType.' });
+    const stop = typeText === 'STOP_LOSS' || typeText === 'STOP_LOSS_LIMIT';
+    const priced = typeText === 'LIMIT' || typeText === 'LIMIT_MAKER' || typeText === 'STOP_LOSS_LIMIT';
     const tifText = p('timeInForce');
     let tif: SimOrderRequest['timeInForce'] = 'GTC';
-    if (typeText === 'LIMIT') {
+    if (typeText === 'LIMIT' || typeText === 'STOP_LOSS_LIMIT') {
       if (tifText === undefined) throw new ApiFailure(mandatory('timeInForce'));
-      if (tifText === 'GTC' || tifText === 'IOC') tif = tifText;
+      if (tifText === 'GTC' || (tifText === 'IOC' && typeText === 'LIMIT')) tif = tifText;
       else throw new ApiFailure({ status: 400, code: -1115, msg: 'Invalid timeInForce.' });
     } else if (tifText !== undefined) {
-      throw new ApiFailure({
-        status: 400,
-        code: -1106,
-        msg: "Parameter 'timeInForce' sent when not required.",
-      });
+      throw new ApiFailure(notRequired('timeInForce'));
     }
+    if (!stop && p('stopPrice') !== undefined) throw new ApiFailure(notRequired('stopPrice'));
     if (typeText === 'LIMIT_MAKER') tif = 'POST_ONLY';
     const clientOrderId = p('newClientOrderId') ?? `sim${randomBytes(9).toString('hex')}`;
     if (!CLIENT_ID.test(clientOrderId))
@@ -335,10 +352,13 @@ export class BinanceUsTradingSim {
       });
     const amounts = parseOrderAmounts(
       spec,
-      typeText === 'MARKET' ? p('price') : required(p, 'price'),
+      priced ? required(p, 'price') : p('price'),
       required(p, 'quantity'),
     );
     if ('reject' in amounts) throw rejectFailure(amounts.reject);
+    // The trigger is parsed exactly as a price is (decimal text → whole ticks, off-grid refused).
+    const trigger = stop ? parseOrderAmounts(spec, required(p, 'stopPrice'), required(p, 'quantity')) : null;
+    if (trigger && 'reject' in trigger) throw rejectFailure(trigger.reject);
     const respType = p('newOrderRespType') ?? 'FULL';
 
     const fault = this.faults.takeOrder();
@@ -351,9 +371,16 @@ export class BinanceUsTradingSim {
         symbol,
         clientOrderId,
         side: sideText === 'BUY' ? 'buy' : 'sell',
-        type: typeText === 'MARKET' ? 'market' : 'limit',
+        type: stop
+          ? typeText === 'STOP_LOSS'
+            ? 'stop-market'
+            : 'stop-limit'
+          : typeText === 'MARKET'
+            ? 'market'
+            : 'limit',
         timeInForce: tif,
         priceTicks: amounts.priceTicks,
+        ...(trigger ? { triggerTicks: trigger.priceTicks } : {}),
         qtyLots: amounts.qtyLots,
         reduceOnly: false,
         account,
@@ -470,12 +497,12 @@ export class BinanceUsTradingSim {
       timeInForce: tifText(r),
       type: typeName(r),
       side: r.side === 'buy' ? 'BUY' : 'SELL',
-      stopPrice: '0.00000000',
+      stopPrice: stopPriceText(r, spec),
       icebergQty: '0.00000000',
       time: o.createdTs,
       updateTime: o.updatedTs,
-      isWorking: o.status === 'NEW' || o.status === 'PARTIALLY_FILLED',
-      workingTime: o.createdTs,
+      isWorking: o.triggered && (o.status === 'NEW' || o.status === 'PARTIALLY_FILLED'),
+      workingTime: o.triggered ? (this.triggeredAt.get(o.orderId) ?? o.createdTs) : -1,
       origQuoteOrderQty: '0.00000000',
       selfTradePreventionMode: 'NONE',
     };
@@ -513,6 +540,9 @@ export class BinanceUsTradingSim {
     if (f) {
       this.fillLog.record(r.account, f);
     }
+    // A stop's trigger (the engine reports the order, still NEW, now triggered): its workingTime.
+    if (isStopType(r.type) && o.triggered && !this.triggeredAt.has(o.orderId))
+      this.triggeredAt.set(o.orderId, now);
     const x = f ? 'TRADE' : o.status === 'NEW' ? 'NEW' : o.status === 'CANCELED' ? 'CANCELED' : 'EXPIRED';
     const canceled = x === 'CANCELED';
     const cancelId = canceled ? (this.cancelId ?? `sim${randomBytes(9).toString('hex')}`) : '';
@@ -527,7 +557,7 @@ export class BinanceUsTradingSim {
       f: tifText(r),
       q: fromSteps(r.qtyLots, spec.qty),
       p: r.priceTicks === undefined ? '0.00000000' : fromSteps(r.priceTicks, spec.price),
-      P: '0.00000000',
+      P: stopPriceText(r, spec),
       F: '0.00000000',
       g: -1,
       C: canceled ? r.clientOrderId : '',
@@ -543,7 +573,7 @@ export class BinanceUsTradingSim {
       T: f ? f.ts : o.updatedTs,
       t: f ? Number(f.tradeId) : -1,
       I: 0,
-      w: o.status === 'NEW' || o.status === 'PARTIALLY_FILLED',
+      w: o.triggered && (o.status === 'NEW' || o.status === 'PARTIALLY_FILLED'),
       m: f ? f.liquidity === 'maker' : false,
       M: false,
       O: o.createdTs,
@@ -572,13 +602,28 @@ export class BinanceUsTradingSim {
   }
 }
 
+const ORDER_TYPES = new Set(['MARKET', 'LIMIT', 'LIMIT_MAKER', 'STOP_LOSS', 'STOP_LOSS_LIMIT']);
+
 function typeName(r: SimOrderRequest): string {
   if (r.type === 'market') return 'MARKET';
+  if (r.type === 'stop-market') return 'STOP_LOSS';
+  if (r.type === 'stop-limit') return 'STOP_LOSS_LIMIT';
   return r.timeInForce === 'POST_ONLY' ? 'LIMIT_MAKER' : 'LIMIT';
 }
 
 function tifText(r: SimOrderRequest): string {
-  return r.type === 'market' || r.timeInForce === 'POST_ONLY' ? 'GTC' : r.timeInForce;
+  return r.type === 'market' || r.type === 'stop-market' || r.timeInForce === 'POST_ONLY'
+    ? 'GTC'
+    : r.timeInForce;
+}
+
+/** `stopPrice` / `P`: the trigger as decimal text on the price grid; zero for other types. */
+function stopPriceText(r: SimOrderRequest, spec: SimInstrumentSpec): string {
+  return r.triggerTicks === undefined ? '0.00000000' : fromSteps(r.triggerTicks, spec.price);
+}
+
+function notRequired(name: string): ApiError {
+  return { status: 400, code: -1106, msg: `Parameter '${name}' sent when not required.` };
 }
 
 function mandatoryBody(name: string): { code: number; msg: string } {

@@ -4,6 +4,9 @@
  * Binance USD-M dead man's switch (countdownCancelAll) of lib/venues/binance/trading-client.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { L2Book } from '#core/book.ts';
+import { fromSteps } from '#core/grid.ts';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import { buildSignedQuery } from '#venues/binance/signing.ts';
@@ -13,7 +16,7 @@ import type { BinanceUsTradingOptions } from '#venues/binance/us-trading-client.
 import { BinanceUsTrading } from '#venues/binance/us-trading-client.ts';
 import type { UserEvent } from '#venues/trading.ts';
 import { SIM_API_KEY, SIM_API_SECRET } from '#sim/binance-trading.ts';
-import type { ExchangeSimulator } from '#sim/exchange-sim.ts';
+import type { ExchangeSimulator, SimOptions } from '#sim/exchange-sim.ts';
 import {
   cleanupsAfterEach,
   clientIds,
@@ -52,8 +55,8 @@ function intent(
   });
 }
 
-async function setup(clientOpts: Partial<BinanceUsTradingOptions> = {}) {
-  const sim = await startSim(cleanups, { seed: 13 });
+async function setup(clientOpts: Partial<BinanceUsTradingOptions> = {}, simOpts: SimOptions = {}) {
+  const sim = await startSim(cleanups, { seed: 13, ...simOpts });
   const events: UserEvent[] = [];
   const diagnostics: TradingDiagnostic[] = [];
   const client = new BinanceUsTrading({
@@ -305,6 +308,293 @@ describe('Binance.US spot trading against the simulator', () => {
     const after = intent('sell', 'market', 500);
     await client.place(after, inst);
     await until(() => fillsOf(after.clientOrderId).reduce((s, f) => s + f.qtyLots, 0) === 500);
+  });
+});
+
+// ------------------------------------------------------------------------------ protective stops
+
+/** A stop intent (a sell by default: the protective stop of a long's base). */
+function stopIntent(
+  type: 'stop-market' | 'stop-limit',
+  qtyLots: number,
+  triggerTicks: number | undefined,
+  priceTicks?: number,
+  timeInForce: TimeInForce = 'GTC',
+): OrderIntent {
+  return {
+    ...intent('sell', 'market', qtyLots),
+    type,
+    triggerTicks,
+    priceTicks,
+    timeInForce,
+    purpose: 'protective-stop',
+  };
+}
+
+/** The truth book shifted `down` ticks, stepped into the simulator's trading module (the market is paused). */
+function moveMarketDown(sim: ExchangeSimulator, down: number): void {
+  const truth = sim.truth('binance-us', SYMBOL);
+  const moved = new L2Book(SYMBOL);
+  for (const [p, q] of truth.bids.top(50)) moved.set('bid', p - down, Number(q));
+  for (const [p, q] of truth.asks.top(50)) moved.set('ask', p - down, Number(q));
+  sim.binanceUsTrading.onMarketStep(SYMBOL, moved, Date.now());
+}
+
+/** A signed REST call to the simulator, as a raw client would make it. */
+async function rawRest(
+  sim: ExchangeSimulator,
+  method: string,
+  path: string,
+  params: Array<[string, string]>,
+) {
+  const q = buildSignedQuery(params, SIM_API_SECRET, { timestamp: Date.now() });
+  const res = await fetch(`${sim.baseUrl('binance-us').rest}${path}?${q}`, {
+    method,
+    headers: { 'X-MBX-APIKEY': SIM_API_KEY },
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A second raw socket on the account's listenKey: the executionReports as the venue sends them. */
+async function rawReports(sim: ExchangeSimulator): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  const ws = new WebSocket(`${sim.baseUrl('binance-us').ws}/ws/${sim.binanceUsTrading.listenKeyOf() ?? ''}`);
+  cleanups.push(() => {
+    ws.close();
+    return Promise.resolve();
+  });
+  ws.on('message', (data: Buffer) => {
+    const m = JSON.parse(data.toString()) as Record<string, unknown>;
+    if (m.e === 'executionReport') out.push(m);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return out;
+}
+
+const ONLY_USDT: SimOptions = {
+  binanceUsTrading: { ledger: { balances: { 'binance-us': { USDT: '100000' } } } },
+};
+
+describe('Binance.US spot stops (STOP_LOSS, STOP_LOSS_LIMIT)', () => {
+  it('a STOP_LOSS sell protects a bought base: rests NEW holding the base, triggered → fills under our id, base sold', async () => {
+    const { sim, client, events, inst, book, fillsOf, statusesOf } = await setup({}, ONLY_USDT);
+    expect(client.capabilities).toEqual({
+      stopTypes: ['stop-market', 'stop-limit'],
+      reduceOnly: false,
+      dmsCancelsStops: false,
+    });
+    const buy = intent('buy', 'market', 1000);
+    expect(await client.place(buy, inst)).toMatchObject({ kind: 'ack', state: { status: 'FILLED' } });
+    expect(await client.positions()).toEqual([{ symbol: SYMBOL, qtyLots: 1000, entryPrice: '0' }]);
+    sim.pause();
+    const reports = await rawReports(sim);
+
+    const trigger = book().bestBid() - 40;
+    const stop = stopIntent('stop-market', 1000, trigger);
+    const r = await client.place(stop, inst);
+    expect(r).toMatchObject({
+      kind: 'ack',
+      state: { clientOrderId: stop.clientOrderId, status: 'NEW', filledLots: 0, stop: true },
+    });
+    const venueOrderId = r.kind === 'ack' ? r.state.venueOrderId : '';
+    // The venue's record: type, exact stop price, not working until triggered.
+    const raw = await rawRest(sim, 'GET', '/api/v3/order', [
+      ['symbol', SYMBOL],
+      ['origClientOrderId', stop.clientOrderId],
+    ]);
+    expect(raw.body).toMatchObject({
+      type: 'STOP_LOSS',
+      side: 'SELL',
+      status: 'NEW',
+      stopPrice: fromSteps(trigger, inst.price),
+      origQty: fromSteps(1000, inst.qty),
+      isWorking: false,
+    });
+    expect(await client.openOrders(SYMBOL)).toEqual([
+      expect.objectContaining({ clientOrderId: stop.clientOrderId, status: 'NEW', stop: true }),
+    ]);
+    expect(await client.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({
+      status: 'NEW',
+      venueOrderId,
+      stop: true,
+    });
+    await until(() =>
+      events.some(
+        (e) => e.type === 'order' && e.state.clientOrderId === stop.clientOrderId && e.state.stop === true,
+      ),
+    );
+    // The stop holds the base: a plain sell of the same quantity is refused by the venue.
+    const plain = await client.place(intent('sell', 'market', 1000), inst);
+    expect(plain).toMatchObject({ kind: 'rejected', code: '-2010' });
+    if (plain.kind === 'rejected') expect(plain.message).toMatch(/insufficient balance/);
+    expect(await client.positions()).toEqual([{ symbol: SYMBOL, qtyLots: 1000, entryPrice: '0' }]);
+
+    // The market falls through the trigger: the same order (our client id) sells the base.
+    moveMarketDown(sim, 60);
+    await until(() => fillsOf(stop.clientOrderId).reduce((s, f) => s + f.qtyLots, 0) === 1000);
+    await until(() => statusesOf(stop.clientOrderId).includes('FILLED'));
+    expect(fillsOf(stop.clientOrderId).every((f) => f.side === 'sell' && f.liquidity === 'taker')).toBe(true);
+    expect(fillsOf(stop.clientOrderId).every((f) => f.priceTicks <= trigger)).toBe(true);
+    // On the wire: one order throughout, type and stop price on every report; working once triggered.
+    const mine = reports.filter((m) => m.i === Number(venueOrderId));
+    expect(mine.map((m) => [m.x, m.X, m.w])).toEqual([
+      ['NEW', 'NEW', false],
+      ['NEW', 'NEW', true],
+      ...mine.slice(2).map((m) => ['TRADE', m.X, m.X !== 'FILLED']),
+    ]);
+    expect(mine.at(-1)?.X).toBe('FILLED');
+    for (const m of mine) {
+      expect(m).toMatchObject({ c: stop.clientOrderId, o: 'STOP_LOSS', P: fromSteps(trigger, inst.price) });
+    }
+    expect(await client.queryOrder(SYMBOL, stop.clientOrderId)).toMatchObject({
+      status: 'FILLED',
+      filledLots: 1000,
+      venueOrderId,
+      stop: true,
+    });
+    expect(await client.positions()).toEqual([]);
+    expect(await client.openOrders(SYMBOL)).toEqual([]);
+    const ours = new Set([buy.clientOrderId, stop.clientOrderId]);
+    for (const e of events) {
+      if (e.type === 'fill') expect(ours.has(e.fill.clientOrderId)).toBe(true);
+      if (e.type === 'order') expect(ours.has(e.state.clientOrderId)).toBe(true);
+    }
+    expectFillsMatch(
+      events.flatMap((e) => (e.type === 'fill' ? [e.fill] : [])),
+      sim,
+    );
+  });
+
+  it('cancel by client id, cancelAll covers stops, -2010 for a stop already reached, the venue checks stopPrice', async () => {
+    const { sim, client, inst, book, passive } = await setup();
+    sim.pause();
+    const s1 = stopIntent('stop-market', 400, book().bestBid() - 100);
+    expect(await client.place(s1, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW', stop: true } });
+    expect(await client.cancel(SYMBOL, s1.clientOrderId)).toMatchObject({
+      kind: 'ok',
+      state: { clientOrderId: s1.clientOrderId, status: 'CANCELED', stop: true },
+    });
+    expect(await client.queryOrder(SYMBOL, s1.clientOrderId)).toMatchObject({
+      status: 'CANCELED',
+      stop: true,
+    });
+    expect(await client.openOrders(SYMBOL)).toEqual([]);
+
+    // A stop-limit and a resting limit: cancelAll takes both.
+    const s2 = stopIntent('stop-limit', 400, book().bestBid() - 100, book().bestBid() - 120);
+    expect(await client.place(s2, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW', stop: true } });
+    const lim = intent('buy', 'limit', 100, passive('buy'));
+    expect(await client.place(lim, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW' } });
+    expect(await client.openOrders(SYMBOL)).toHaveLength(2);
+    expect(await client.cancelAll(SYMBOL)).toBe(2);
+    expect(await client.openOrders(SYMBOL)).toEqual([]);
+    expect(sim.binanceUsTrading.engine.openOrders('sim', 'binance-us')).toEqual([]);
+
+    // A sell stop the market has already reached.
+    const now = await client.place(stopIntent('stop-market', 400, book().bestBid() + 5), inst);
+    expect(now).toEqual({
+      kind: 'rejected',
+      code: '-2010',
+      message: 'Stop price would trigger immediately.',
+    });
+
+    // Refused locally, never sent: a stop that is not GTC, a stop without a trigger.
+    const posts = () => sim.binanceUsTrading.requests.filter((q) => q.what === 'POST /api/v3/order').length;
+    const before = posts();
+    expect(
+      await client.place(
+        stopIntent('stop-limit', 400, book().bestBid() - 100, book().bestBid() - 120, 'IOC'),
+        inst,
+      ),
+    ).toMatchObject({ kind: 'rejected', code: 'BAD_ORDER' });
+    expect(await client.place(stopIntent('stop-market', 400, undefined), inst)).toMatchObject({
+      kind: 'rejected',
+      code: 'BAD_ORDER',
+    });
+    expect(posts()).toBe(before);
+
+    // The simulator checks stopPrice as the venue does.
+    const base: Array<[string, string]> = [
+      ['symbol', SYMBOL],
+      ['side', 'SELL'],
+      ['type', 'STOP_LOSS'],
+      ['quantity', fromSteps(400, inst.qty)],
+    ];
+    const missing = await rawRest(sim, 'POST', '/api/v3/order', base);
+    expect(missing.body.code).toBe(-1102);
+    expect(missing.body.msg).toMatch(/stopPrice/);
+    const stopText = fromSteps(book().bestBid() - 100, inst.price); // 8 decimals, tick 0.01
+    const offTick = await rawRest(sim, 'POST', '/api/v3/order', [
+      ...base,
+      ['stopPrice', `${stopText.slice(0, -1)}1`],
+    ]);
+    expect(offTick.body).toEqual({ code: -1013, msg: 'Filter failure: PRICE_FILTER' });
+    const tooPrecise = await rawRest(sim, 'POST', '/api/v3/order', [...base, ['stopPrice', `${stopText}1`]]);
+    expect(tooPrecise.body.code).toBe(-1111);
+    const onLimit = await rawRest(sim, 'POST', '/api/v3/order', [
+      ['symbol', SYMBOL],
+      ['side', 'BUY'],
+      ['type', 'LIMIT'],
+      ['timeInForce', 'GTC'],
+      ['quantity', fromSteps(100, inst.qty)],
+      ['price', fromSteps(passive('buy'), inst.price)],
+      ['stopPrice', fromSteps(passive('buy'), inst.price)],
+    ]);
+    expect(onLimit.body).toEqual({ code: -1106, msg: "Parameter 'stopPrice' sent when not required." });
+    expect(sim.binanceUsTrading.engine.openOrders('sim', 'binance-us')).toEqual([]);
+  });
+
+  it('a STOP_LOSS_LIMIT rests as a limit once triggered (same order, working), then fills as maker', async () => {
+    const { sim, client, events, inst, book, fillsOf, statusesOf } = await setup();
+    sim.pause();
+    const bid = book().bestBid();
+    // Triggered when the bid falls to bid-40; its limit (bid-40) is above the fallen bid (bid-60).
+    const sl = stopIntent('stop-limit', 500, bid - 40, bid - 40);
+    expect(await client.place(sl, inst)).toMatchObject({ kind: 'ack', state: { status: 'NEW', stop: true } });
+    const q = () =>
+      rawRest(sim, 'GET', '/api/v3/order', [
+        ['symbol', SYMBOL],
+        ['origClientOrderId', sl.clientOrderId],
+      ]);
+    expect((await q()).body).toMatchObject({ type: 'STOP_LOSS_LIMIT', isWorking: false, workingTime: -1 });
+
+    moveMarketDown(sim, 60);
+    await until(() => statusesOf(sl.clientOrderId).filter((s) => s === 'NEW').length === 2);
+    const working = (await q()).body;
+    expect(working).toMatchObject({
+      type: 'STOP_LOSS_LIMIT',
+      status: 'NEW',
+      timeInForce: 'GTC',
+      price: fromSteps(bid - 40, inst.price),
+      stopPrice: fromSteps(bid - 40, inst.price),
+      executedQty: fromSteps(0, inst.qty),
+      isWorking: true,
+    });
+    expect(working.workingTime as number).toBeGreaterThanOrEqual(working.time as number);
+    expect(fillsOf(sl.clientOrderId)).toEqual([]);
+    expect(await client.openOrders(SYMBOL)).toEqual([
+      expect.objectContaining({ clientOrderId: sl.clientOrderId, status: 'NEW', stop: true }),
+    ]);
+
+    // The market comes back above its limit: the resting limit fills as maker, same client id.
+    moveMarketDown(sim, 0);
+    await until(() => statusesOf(sl.clientOrderId).includes('FILLED'));
+    expect(fillsOf(sl.clientOrderId).reduce((s, f) => s + f.qtyLots, 0)).toBe(500);
+    expect(fillsOf(sl.clientOrderId).every((f) => f.liquidity === 'maker' && f.priceTicks === bid - 40)).toBe(
+      true,
+    );
+    expect(await client.queryOrder(SYMBOL, sl.clientOrderId)).toMatchObject({
+      status: 'FILLED',
+      filledLots: 500,
+      stop: true,
+    });
+    expectFillsMatch(
+      events.flatMap((e) => (e.type === 'fill' ? [e.fill] : [])),
+      sim,
+    );
   });
 });
 

@@ -10,6 +10,14 @@
  *   (no timeInForce: the venue rejects one with -1106). Spot has no reduce-only: a reduce-only
  *   SELL is sent as a plain SELL (long-only, it cannot open a short: the venue rejects it -2010
  *   without free base); a reduce-only BUY is rejected locally (`REDUCE_ONLY_BUY`).
+ * - Stops (research-stops.md §2): stop-market → STOP_LOSS, stop-limit → STOP_LOSS_LIMIT (price,
+ *   timeInForce GTC), both with `stopPrice` = the trigger as exact decimal text from ticks. Only GTC
+ *   stops with a trigger are sent (else rejected locally `BAD_ORDER`). A stop is one order on spot:
+ *   the same orderId / clientOrderId before and after its trigger, so fills arrive under our client
+ *   id. Every state of a STOP_LOSS* order (ack, cancel, query, openOrders, executionReport `o`) has
+ *   `stop: true`; untriggered it is NEW. A resting SELL stop holds its base: spot has no
+ *   reduce-only, so an exit must cancel the stop first (capabilities.reduceOnly false). Binance.US
+ *   has no dead man's switch (dmsCancelsStops false).
  * - Outcomes: 503 "Unknown error…", -1007, 408, a timeout or no response → `unknown` (query by
  *   origClientOrderId, never resend blindly). 5xx otherwise → rejected `UNAVAILABLE`. -2010
  *   "Duplicate order sent." (spot's answer to a client id already OPEN) → the order exists: answered
@@ -39,6 +47,7 @@ import type { Instrument } from '#core/instrument.ts';
 import { InstrumentSet } from '#core/instrument.ts';
 import { Money } from '#core/money.ts';
 import type { Fill, OrderIntent } from '#core/trading.ts';
+import { isStopType } from '#core/trading.ts';
 import type { BackoffOptions } from '../backoff.ts';
 import { HttpDataError } from '../http.ts';
 import type { RateLimiter } from '../rate-limiter.ts';
@@ -105,6 +114,8 @@ interface SpotOrder {
   readonly origClientOrderId?: string;
   readonly status: string;
   readonly executedQty: string;
+  /** MARKET, LIMIT, LIMIT_MAKER, STOP_LOSS, STOP_LOSS_LIMIT, … */
+  readonly type?: string;
   readonly updateTime?: number;
   readonly transactTime?: number;
   readonly time?: number;
@@ -112,9 +123,15 @@ interface SpotOrder {
 
 const DUPLICATE = /^Duplicate order/i;
 const ORDER_PATH = '/api/v3/order';
+/** Binance spot's stop types (TAKE_PROFIT* are never sent by this client). */
+const STOP_TYPES = new Set(['STOP_LOSS', 'STOP_LOSS_LIMIT']);
 
 export class BinanceUsTrading implements VenueTrading {
-  readonly capabilities: TradingCapabilities = { stopTypes: [], reduceOnly: false, dmsCancelsStops: false };
+  readonly capabilities: TradingCapabilities = {
+    stopTypes: ['stop-market', 'stop-limit'],
+    reduceOnly: false,
+    dmsCancelsStops: false,
+  };
   readonly venue = 'binance-us' as const;
   private readonly opts: Omit<BinanceUsTradingOptions, 'apiSecret'>;
   private readonly clock: Clock;
@@ -384,22 +401,44 @@ export class BinanceUsTrading implements VenueTrading {
     if (intent.reduceOnly && intent.side === 'buy') {
       throw new DataError('REDUCE_ONLY_BUY', 'spot has no short to reduce: a reduce-only buy is refused');
     }
-    const limit = intent.type === 'limit';
+    const stop = isStopType(intent.type);
+    const limit = intent.type === 'limit' || intent.type === 'stop-limit';
     const postOnly = intent.timeInForce === 'POST_ONLY';
-    if (!limit && postOnly) throw new DataError('BAD_ORDER', 'a market order cannot be post-only');
+    if (intent.type !== 'limit' && postOnly)
+      throw new DataError('BAD_ORDER', `a ${intent.type} order cannot be post-only`);
+    if (stop && intent.timeInForce !== 'GTC') {
+      throw new DataError(
+        'BAD_ORDER',
+        `a stop order rests until triggered: GTC only, not ${intent.timeInForce}`,
+      );
+    }
+    if (stop && (intent.triggerTicks === undefined || !Number.isInteger(intent.triggerTicks))) {
+      throw new DataError('BAD_ORDER', 'stop order without a whole-tick trigger');
+    }
+    const type = stop
+      ? intent.type === 'stop-market'
+        ? 'STOP_LOSS'
+        : 'STOP_LOSS_LIMIT'
+      : !limit
+        ? 'MARKET'
+        : postOnly
+          ? 'LIMIT_MAKER'
+          : 'LIMIT';
     const params: Array<readonly [string, string]> = [
       ['symbol', inst.symbol],
       ['side', intent.side === 'buy' ? 'BUY' : 'SELL'],
-      ['type', !limit ? 'MARKET' : postOnly ? 'LIMIT_MAKER' : 'LIMIT'],
+      ['type', type],
       ['quantity', fromSteps(intent.qtyLots, inst.qty)],
       ['newClientOrderId', intent.clientOrderId],
       ['newOrderRespType', 'RESULT'],
     ];
     if (limit) {
-      if (intent.priceTicks === undefined) throw new DataError('BAD_ORDER', 'limit order without a price');
+      if (intent.priceTicks === undefined)
+        throw new DataError('BAD_ORDER', `${intent.type} order without a price`);
       params.push(['price', fromSteps(intent.priceTicks, inst.price)]);
       if (!postOnly) params.push(['timeInForce', intent.timeInForce]);
     }
+    if (stop) params.push(['stopPrice', fromSteps(intent.triggerTicks as number, inst.price)]);
     return params;
   }
 
@@ -433,6 +472,7 @@ export class BinanceUsTrading implements VenueTrading {
       status: mapStatus(o.status, 'Binance.US'),
       filledLots: toSteps(o.executedQty, inst.qty),
       ts: o.updateTime ?? o.transactTime ?? o.time ?? this.clock.now(),
+      ...(STOP_TYPES.has(str(o.type)) ? { stop: true } : {}),
     };
   }
 
@@ -489,7 +529,7 @@ export class BinanceUsTrading implements VenueTrading {
     this.fills.rememberOrder(state.venueOrderId, clientOrderId);
     this.fills.activeSymbols.add(inst.symbol);
     if (fill) this.fills.emitFill(fill);
-    this.emit({ type: 'order', state });
+    this.emit({ type: 'order', state: STOP_TYPES.has(str(m.o)) ? { ...state, stop: true } : state });
   }
 
   /** Our fills of `symbol` from `sinceTs` on, from `GET /api/v3/myTrades` (not emitted). */
