@@ -80,6 +80,8 @@ interface SymbolState {
   stopRetryTs: number;
   /** The protective stop the engine's own stop exit last stood aside for (journalled once). */
   stoodAsideFor: string | null;
+  /** When the strategy last wanted out (ms): no new protective stop is placed while it does. */
+  exitWantedTs: number;
   book: L2Book | null;
   lastSignal: Signal | null;
 }
@@ -210,6 +212,7 @@ export class Engine {
         params,
         stopRetryTs: 0,
         stoodAsideFor: null,
+        exitWantedTs: -Infinity,
         ledger: new PositionLedger(instrument, this.opts.config.capital),
         book: null,
         lastSignal: null,
@@ -305,7 +308,10 @@ export class Engine {
         if (o) void this.execution.cancel(o, a.why);
         continue;
       }
-      if (now < st.stopRetryTs || !st.book) continue;
+      // Not while the position is being exited: on spot the exit has just taken the stop down to
+      // sell the base, and a fresh stop would take it back (and the exit would cancel it again).
+      if (now < st.stopRetryTs || !st.book || now - st.exitWantedTs < STOP_RETRY_MS) continue;
+      if (this.pendingFor(symbol).exit) continue;
       const intent = this.protectiveStopIntent(st, a.side, a.qtyLots, a.triggerTicks, now);
       const view = bookView(this.opts.venue, st.book);
       const decision = checkProtectiveStop(
@@ -585,7 +591,10 @@ export class Engine {
       this.crash();
       return;
     }
-    if (signal.kind === 'exit' && this.exitBlockedByStop(st, signal)) return;
+    if (signal.kind === 'exit') {
+      st.exitWantedTs = now;
+      if (this.exitBlockedByStop(st, signal)) return;
+    }
     const intent = this.intentFor(st, signal, now);
     if (!intent) return;
     const decision = checkOrder(

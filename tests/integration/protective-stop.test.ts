@@ -18,6 +18,7 @@ import type { SimOrder } from '#sim/matching.ts';
 import { DEFAULT_SYMBOLS } from '#sim/symbols.ts';
 import { BinanceFuturesTrading, tradingEndpointsFor } from '#venues/binance/trading-client.ts';
 import { MarketDataClient } from '#venues/market-data.ts';
+import { createTrading } from '#venues/trading-factory.ts';
 
 const VENUE = 'binance-futures' as const;
 const SYMBOL = 'BTCUSDT';
@@ -258,4 +259,78 @@ describe('protective stops (engine + Binance USD-M simulator, real sockets)', ()
     );
     expect(env.sim.binanceTrading.engine.openOrders(ACCOUNT, VENUE)).toEqual([]);
   }, 120_000);
+});
+
+describe('protective stops on spot (engine + Kraken spot simulator, real sockets)', () => {
+  it('a spot exit first takes its stop down (the stop holds the base), then sells; the dead man’s switch is never armed', async () => {
+    const SPOT = 'kraken-spot' as const;
+    const PAIR = DEFAULT_SYMBOLS[SPOT].symbol;
+    const apiKey = `test-${randomBytes(6).toString('hex')}`;
+    const apiSecret = randomBytes(64).toString('base64');
+    const sim = new ExchangeSimulator({
+      intervalMs: 50,
+      seed: 11,
+      symbols: [{ ...DEFAULT_SYMBOLS[SPOT], market: { signalsPerMinute: 40 } }],
+      krakenSpotTrading: {
+        accounts: [{ apiKey, secret: apiSecret, account: ACCOUNT }],
+        ledger: { balances: { [SPOT]: { USD: '100000' } } },
+      },
+    });
+    await sim.start();
+    cleanups.push(() => sim.stop());
+    const endpoints = sim.baseUrl(SPOT);
+    const config = parseEngineConfig({
+      strategy: { defaults: { profitTargetPct: '5', stopLossPct: '1', timeStopSeconds: 2 } },
+    });
+    const journal = new MemoryJournal();
+    const engine = new Engine({
+      venue: SPOT,
+      symbols: [PAIR],
+      config,
+      // The factory, as npm start and the Fargate task build it: protective stops on, so no DMS.
+      trading: createTrading(SPOT, { apiKey, apiSecret }, endpoints, {
+        protectiveStops: config.protectiveStop.enabled,
+      }),
+      journal,
+      state: new MemoryStateStore(),
+      market: (hooks) =>
+        new MarketDataClient({
+          venue: SPOT,
+          symbols: [PAIR],
+          endpoints,
+          onBook: hooks.onBook,
+          onReceive: hooks.onReceive,
+        }),
+    });
+    cleanups.push(() => engine.stop({ flatten: false }));
+    await engine.start();
+
+    const spotStops = () =>
+      sim.krakenSpotTrading.engine
+        .openOrders(ACCOUNT, SPOT)
+        .filter((o) => o.request.type === 'stop-market' || o.request.type === 'stop-limit');
+    await until(
+      () => liveStops(engine).some((o) => o.state === 'OPEN') && spotStops().length === 1,
+      60_000,
+      'a spot position guarded by a stop',
+    );
+    const stop = liveStops(engine).find((o) => o.state === 'OPEN');
+    const [atVenue] = spotStops();
+    expect(atVenue?.request.clientOrderId).toBe(stop?.clientOrderId);
+    expect(atVenue?.request.side).toBe('sell');
+    expect(atVenue?.request.reduceOnly).toBe(false);
+
+    // The 2 s time stop ends the position: the stop is cancelled first, then the exit sells.
+    await until(() => engine.flat && spotStops().length === 0, 20_000, 'the exit');
+    const recs = journal.records;
+    const cancel = recs.find(
+      (r) => r.kind === 'order' && r.event === 'cancel-requested' && r.clientOrderId === stop?.clientOrderId,
+    );
+    expect(cancel?.why).toMatch(/^spot exit \(time-stop\) needs the base$/);
+    const exit = recs.find((r) => r.kind === 'order' && r.event === 'sent' && r.purpose === 'time-stop');
+    expect(exit?.seq).toBeGreaterThan(cancel?.seq as number);
+    // No exit was refused for the base the stop held.
+    expect(recs.filter((r) => r.kind === 'order' && r.event === 'rejected')).toEqual([]);
+    expect(sim.krakenSpotTrading.dmsTriggerAt(ACCOUNT)).toBeUndefined();
+  }, 90_000);
 });

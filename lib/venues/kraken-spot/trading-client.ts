@@ -436,8 +436,13 @@ export class KrakenSpotTrading implements VenueTrading {
   private orderFields(intent: OrderIntent, inst: Instrument): Array<[string, string, boolean]> {
     if (intent.venue !== 'kraken-spot' || inst.venue !== 'kraken-spot')
       throw new DataError('WRONG_VENUE', `order for ${intent.venue} sent to kraken-spot`);
-    if (intent.reduceOnly)
-      throw new DataError('BAD_ORDER', 'kraken-spot: reduce-only does not apply to spot');
+    // Spot has no reduce-only: the engine's flag on an exit sell is its own (the gate has checked
+    // the sell is covered by the base held) and is not sent; a reduce-only buy has no short to reduce.
+    if (intent.reduceOnly && intent.side === 'buy')
+      throw new DataError(
+        'BAD_ORDER',
+        'kraken-spot: spot has no short to reduce: a reduce-only buy is refused',
+      );
     if (intent.clientOrderId.length > 18)
       throw new DataError('BAD_ORDER', 'kraken-spot: cl_ord_id longer than 18');
     const f: Array<[string, string, boolean]> = [
