@@ -61,7 +61,7 @@ Options:
   --venue VENUE          venue to paper-trade (default binance-futures): ${VENUES.join(', ')}
   --symbols A,B          symbols (default BTCUSDT)
   --duration D           stop after D (30s, 10m); default: until Ctrl-C
-  --config FILE          engine config JSON: capital, orderNotional, strategy, risk (see README)
+  --config FILE          engine config JSON: capital, orderNotional, strategy, risk, protectiveStop, entry (see README)
   --seed N               synthetic market seed (default 7)
   --flatten-on-exit      on Ctrl-C/--duration: kill switch (cancel all + flatten) before exiting
   --resume REASON        clear a persisted kill flag (audited) and trade; without it a set flag keeps the engine HALTED

@@ -24,14 +24,7 @@ export type TimeInForce = 'GTC' | 'IOC' | 'POST_ONLY';
  * venue-side protective stop that guards an open position ('stop' is the engine's own stop exit).
  */
 export type OrderPurpose =
-  | 'entry'
-  | 'target'
-  | 'stop'
-  | 'time-stop'
-  | 'exit-signal'
-  | 'flatten'
-  | 'manual'
-  | 'protective-stop';
+  'entry' | 'target' | 'stop' | 'time-stop' | 'exit-signal' | 'flatten' | 'manual' | 'protective-stop';
 
 /** An order as the engine decides it, before any venue has seen it. */
 export interface OrderIntent {

@@ -90,7 +90,7 @@ function parseProtectiveStop(v: unknown): ProtectiveStopConfig {
     );
   const d = DEFAULT_PROTECTIVE_STOP;
   return {
-    enabled: (o.enabled as boolean | undefined) ?? d.enabled,
+    enabled: o.enabled ?? d.enabled,
     fallbackBps: intIn(o.fallbackBps, 'protectiveStop.fallbackBps', d.fallbackBps, 0, 1000),
     stopLimitBandBps: intIn(
       o.stopLimitBandBps,
@@ -110,7 +110,7 @@ function parseEntry(v: unknown): EntryConfig {
       `entry.timeInForce must be "IOC" or "POST_ONLY", got ${JSON.stringify(o.timeInForce)}`,
     );
   return {
-    timeInForce: (o.timeInForce as EntryConfig['timeInForce'] | undefined) ?? DEFAULT_ENTRY.timeInForce,
+    timeInForce: o.timeInForce ?? DEFAULT_ENTRY.timeInForce,
     ttlMs: intIn(o.ttlMs, 'entry.ttlMs', DEFAULT_ENTRY.ttlMs, 100, 86_400_000),
   };
 }
