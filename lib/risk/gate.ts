@@ -850,10 +850,8 @@ function checkFlattenUnguarded(
   checks.push('ORDER_SHAPE');
 
   const key = symbolKey(intent.venue, intent.symbol);
-  const sym = ctx.symbols.get(key);
-  if (sym === undefined) return halt(`no risk context for ${key}`);
-  const sp = symbolProblem(sym, key);
-  if (sp !== null) return halt(sp);
+  const sym = symbolContext(ctx, key);
+  if ('approved' in sym) return sym;
   checks.push('CONTEXT');
 
   const buy = intent.side === 'buy';
@@ -888,11 +886,36 @@ function checkFlattenUnguarded(
   if (sanity !== null) return sanity;
   checks.push('PRICE_SANITY');
 
+  const venueTicks =
+    intent.type === 'limit' ? (intent.priceTicks as number) : buy ? book.bestAskTicks : book.bestBidTicks;
+  return reducingTail(intent, instrument, venueTicks, now, ctx, limits, checks);
+}
+
+/** The symbol's risk entry; a missing or impossible one halts (fail closed). */
+function symbolContext(ctx: RiskContext, key: string): SymbolRisk | RiskRejection {
+  const sym = ctx.symbols.get(key);
+  if (sym === undefined) return halt(`no risk context for ${key}`);
+  const sp = symbolProblem(sym, key);
+  return sp !== null ? halt(sp) : sym;
+}
+
+/**
+ * The last checks of an order that can only reduce (flatten, protective stop): the venue's minimum
+ * notional at the price it is valued at (unless the venue exempts reduce-only orders), then the
+ * venue rate limits.
+ */
+function reducingTail(
+  intent: OrderIntent,
+  instrument: Instrument,
+  atTicks: number,
+  now: number,
+  ctx: RiskContext,
+  limits: RiskLimits,
+  checks: RiskCheck[],
+): RiskDecision {
   const vl = limits.venues[intent.venue];
-  if (!vl.reduceOnlyMinNotionalExempt && instrument.minNotional.gt(ZERO)) {
-    const venueTicks =
-      intent.type === 'limit' ? (intent.priceTicks as number) : buy ? book.bestAskTicks : book.bestBidTicks;
-    const n = notionalAt(instrument, stepsToMoney(venueTicks, instrument.price), intent.qtyLots);
+  if (!(intent.reduceOnly && vl.reduceOnlyMinNotionalExempt) && instrument.minNotional.gt(ZERO)) {
+    const n = notionalAt(instrument, stepsToMoney(atTicks, instrument.price), intent.qtyLots);
     if (n.lt(instrument.minNotional))
       return reject(
         'MIN_NOTIONAL',
@@ -946,10 +969,8 @@ function checkProtectiveStopUnguarded(
   checks.push('ORDER_SHAPE');
 
   const key = symbolKey(intent.venue, intent.symbol);
-  const sym = ctx.symbols.get(key);
-  if (sym === undefined) return halt(`no risk context for ${key}`);
-  const sp = symbolProblem(sym, key);
-  if (sp !== null) return halt(sp);
+  const sym = symbolContext(ctx, key);
+  if ('approved' in sym) return sym;
   checks.push('CONTEXT');
 
   const buy = intent.side === 'buy';
@@ -999,22 +1020,8 @@ function checkProtectiveStopUnguarded(
   }
   checks.push('PRICE_SANITY');
 
-  const vl = limits.venues[intent.venue];
-  if (!(intent.reduceOnly && vl.reduceOnlyMinNotionalExempt) && instrument.minNotional.gt(ZERO)) {
-    const at = intent.type === 'stop-limit' ? (intent.priceTicks as number) : trigger;
-    const n = notionalAt(instrument, stepsToMoney(at, instrument.price), intent.qtyLots);
-    if (n.lt(instrument.minNotional))
-      return reject(
-        'MIN_NOTIONAL',
-        `notional ${n.toString()} at the stop is below the venue minimum ${instrument.minNotional.toString()}`,
-      );
-  }
-  checks.push('MIN_NOTIONAL');
-
-  const rate = rateProblem(ctx, intent, now, vl.ordersPerSecond, vl.ordersPerMinute);
-  if (rate !== null) return rate;
-  checks.push('ORDER_RATE');
-  return { approved: true, checks };
+  const at = intent.type === 'stop-limit' ? (intent.priceTicks as number) : trigger;
+  return reducingTail(intent, instrument, at, now, ctx, limits, checks);
 }
 
 // ---------------------------------------------------------------------------------------------
