@@ -69,7 +69,10 @@ export function algoOrderParams(intent: OrderIntent, inst: Instrument): Array<re
     ['type', intent.type === 'stop-limit' ? 'STOP' : 'STOP_MARKET'],
     ['quantity', fromSteps(intent.qtyLots, inst.qty)],
     ['triggerPrice', fromSteps(intent.triggerTicks, inst.price)],
-    ['workingType', 'CONTRACT_PRICE'],
+    // Triggered by the mark price, not the last trade: a protective stop should not be taken out
+    // by one thin-book wick (Kraken Futures stops use triggerSignal=mark for the same reason); the
+    // engine's fallbackBps takes over if the mark lags a real move.
+    ['workingType', 'MARK_PRICE'],
     ['clientAlgoId', intent.clientOrderId],
     ['newOrderRespType', 'RESULT'],
   ];
