@@ -85,7 +85,8 @@ interface Summary {
   signalToOrderUs: unknown;
   tradingState: string;
   kill: unknown;
-  positions: Array<{ symbol: string; position: string }>;
+  positions: Array<{ symbol: string; position: string; protectiveStop: string | null }>;
+  protectiveStops: { placed: number; triggered: number };
   journal: string | undefined;
   durationMs: number;
 }
@@ -247,7 +248,8 @@ export async function startCommand(argv: string[]): Promise<number> {
       const s = engine.snapshot();
       const sym = s.symbols[0];
       const line =
-        `${sym?.symbol ?? ''} ${sym?.book ?? ''} | pos ${sym?.position ?? '0'}${sym?.avgEntry ? ` @ ${sym.avgEntry}` : ''} | ` +
+        `${sym?.symbol ?? ''} ${sym?.book ?? ''} | pos ${sym?.position ?? '0'}${sym?.avgEntry ? ` @ ${sym.avgEntry}` : ''}` +
+        `${sym?.protectiveStop ? ` (stop ${sym.protectiveStop})` : ''} | ` +
         `pnl ${s.pnl.toFixed(2)} fees ${s.fees.toFixed(2)} | ${s.trades} trades | ${s.tradingState}${s.kill ? ' KILL' : ''} | ` +
         `p99 tick→decision ${s.latencyUs.p99} µs | ${sym?.lastSignal ?? 'no signal yet'}`;
       process.stderr.write(
@@ -295,7 +297,12 @@ export async function startCommand(argv: string[]): Promise<number> {
     signalToOrderUs: s.signalToOrderUs,
     tradingState: s.tradingState,
     kill: s.kill,
-    positions: s.symbols.map((r) => ({ symbol: r.symbol, position: r.position })),
+    positions: s.symbols.map((r) => ({
+      symbol: r.symbol,
+      position: r.position,
+      protectiveStop: r.protectiveStop,
+    })),
+    protectiveStops: s.protectiveStops,
     journal: exportPath,
     durationMs: Date.now() - started,
   };
@@ -327,7 +334,13 @@ function formatSummary(s: Summary): string {
     `  max drawdown           ${s.maxDrawdown}`,
     `  equity                 ${s.equity}`,
     `  signals / orders       ${s.signals} / ${s.orders}`,
-    `  positions              ${s.positions.map((p) => `${p.symbol} ${p.position}`).join(', ')}`,
+    `  positions              ${s.positions
+      .map(
+        (p) =>
+          `${p.symbol} ${p.position}${p.protectiveStop ? ` (left guarded by its stop: ${p.protectiveStop})` : ''}`,
+      )
+      .join(', ')}`,
+    `  protective stops       ${s.protectiveStops.placed} placed, ${s.protectiveStops.triggered} triggered at the venue`,
     `  rejections             ${rej.length ? rej.map(([k, v]) => `${k} ${v}`).join(', ') : 'none'}`,
     '',
     `  latency (µs)              count       p50       p99     p99.9       max`,

@@ -12,6 +12,7 @@ import { ClientOrderIdSequence, parseClientOrderId } from '#core/client-order-id
 import type { Clock } from '#core/clock.ts';
 import { systemClock } from '#core/clock.ts';
 import type { Instrument, VenueId } from '#core/instrument.ts';
+import { fromSteps } from '#core/grid.ts';
 import { Money, stepsToMoney } from '#core/money.ts';
 import type { ManagedOrder } from '#core/order.ts';
 import { isLive } from '#core/order.ts';
@@ -123,6 +124,9 @@ export class Engine {
   private flattening = false;
   signals = 0;
   ordersSent = 0;
+  /** Protective stops placed, and those the venue triggered (filled, at least partly). */
+  stopsPlaced = 0;
+  private readonly stopsTriggered = new Set<string>();
 
   constructor(opts: EngineOptions) {
     this.opts = opts;
@@ -632,10 +636,12 @@ export class Engine {
     }
     this.recentOrderTs.push(now);
     this.ordersSent++;
+    if (intent.purpose === 'protective-stop') this.stopsPlaced++;
     const order = this.execution.submit(intent, st.instrument, () => {
       const w = performance.now();
       if (recv > 0) this.latency.stages.written.record((w - recv) * 1e6);
-      if (this.signalPerf > 0) this.latency.signalToOrder.record((w - this.signalPerf) * 1e6);
+      // Only orders a signal caused (not protective stops or flatten orders, sent later on fills).
+      if (recv > 0 && this.signalPerf > 0) this.latency.signalToOrder.record((w - this.signalPerf) * 1e6);
     });
     this.track(order);
   }
@@ -837,7 +843,7 @@ export class Engine {
       void this.flattenStep();
     }
     this.guardSymbol(fill.symbol);
-    void order;
+    if (order?.intent.purpose === 'protective-stop') this.stopsTriggered.add(order.clientOrderId);
   }
 
   private onOrderDone(order: ManagedOrder): void {
@@ -1061,6 +1067,7 @@ export class Engine {
         fees: l.fees,
         roundTrips: l.roundTrips,
         wins: l.wins,
+        protectiveStop: this.stopText(st),
       };
     });
     const trades = rows.reduce((n, r) => n + r.roundTrips, 0);
@@ -1080,6 +1087,7 @@ export class Engine {
       maxDrawdown: this.maxDrawdown,
       signals: this.signals,
       orders: this.ordersSent,
+      protectiveStops: { placed: this.stopsPlaced, triggered: this.stopsTriggered.size },
       openOrders: this.execution ? this.execution.liveOrders().length : 0,
       rejections: Object.fromEntries(this.rejections),
       latencyUs: this.latency.tickToDecision.summaryUs(),
@@ -1087,6 +1095,19 @@ export class Engine {
       signalToOrderUs: this.latency.signalToOrder.summaryUs(),
       journal: this.journal.path,
     };
+  }
+
+  /** The acknowledged protective stop of a symbol as text ("sell 0.023 @ 42570.1"), or null. */
+  private stopText(st: SymbolState): string | null {
+    if (!this.execution) return null;
+    const i = st.instrument;
+    const s = this.protectiveStops(i.symbol).filter(
+      (v) => v.state === 'OPEN' || v.state === 'PARTIALLY_FILLED',
+    );
+    const last = s[s.length - 1];
+    return last
+      ? `${last.side} ${fromSteps(last.remainingLots, i.qty)} @ ${fromSteps(last.triggerTicks, i.price)}`
+      : null;
   }
 
   liveOrders(): ManagedOrder[] {
