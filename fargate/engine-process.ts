@@ -23,7 +23,7 @@ import { runControlInbox } from '#engine/control-inbox.ts';
 import { Engine } from '#engine/engine.ts';
 import { EngineMetric } from '#infra/metrics.ts';
 import { DynamoEngineStateRepo } from '#store/dynamo/engine-state.ts';
-import { DynamoJournal } from '#store/dynamo/journal.ts';
+import { openProjectedJournal } from '#store/read-model-projection.ts';
 import { DynamoLeaseRepo } from '#store/dynamo/lease.ts';
 import { documentClient } from '#store/embedded-dynamo.ts';
 import { controlCodec } from '#store/messages.ts';
@@ -106,7 +106,16 @@ export async function startEngineProcess(
     log(`engine process: engine state cannot be written: ${err.message}`);
     resolveDone('state store unreachable');
   });
-  const journal = await DynamoJournal.open({ doc, table, shard, epoch: lease.epoch });
+  // The journal, with the read model (orders, positions, fills) the control API and the reconcile
+  // λ read projected from it.
+  const journal = await openProjectedJournal({
+    doc,
+    table,
+    shard,
+    epoch: lease.epoch,
+    venue,
+    onError: (what, err) => log(`engine process: read model: ${what}: ${err.message}`),
+  });
   const creds = await new EnvSecretStore({ env }).credentials(venue, 'trade');
   const trading = createTrading(venue, creds, env.TRADEWIND_REST_URL ? endpoints : undefined, {
     protectiveStops: config.protectiveStop.enabled,

@@ -16,7 +16,7 @@ import { runControlInbox } from '#engine/control-inbox.ts';
 import { startLocalControlServer } from '#control/local-server.ts';
 import { ControlReadModel } from '#store/dynamo/control-read.ts';
 import { DynamoEngineStateRepo } from '#store/dynamo/engine-state.ts';
-import { DynamoJournal } from '#store/dynamo/journal.ts';
+import { openProjectedJournal } from '#store/read-model-projection.ts';
 import { DynamoLeaseRepo } from '#store/dynamo/lease.ts';
 import { controlCodec } from '#store/messages.ts';
 import type { ControlMessage } from '#store/ports.ts';
@@ -150,7 +150,14 @@ export async function startCommand(argv: string[]): Promise<number> {
   const state = await DynamoStateStore.open(stateRepo, 0, (err) =>
     process.stderr.write(`state store: ${err.message}\n`),
   );
-  const journal = await DynamoJournal.open({ doc: dynamo.doc, table: dynamo.table, shard: 0, epoch });
+  const journal = await openProjectedJournal({
+    doc: dynamo.doc,
+    table: dynamo.table,
+    shard: 0,
+    epoch,
+    venue,
+    onError: (what, err) => process.stderr.write(`read model: ${what}: ${err.message}\n`),
+  });
   const exportPath = join(
     resolve(values.runs ?? 'runs'),
     new Date().toISOString().replace(/[:.]/g, '-'),

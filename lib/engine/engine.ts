@@ -557,6 +557,7 @@ export class Engine {
         venue: pos,
         fill,
       });
+      this.journalPosition(st, { adopted: true });
       this.log(`engine: adopted a venue position of ${pos.qtyLots} lots ${pos.symbol} @ ${pos.entryPrice}`);
     }
     this.execution.recheckUnknown();
@@ -823,16 +824,7 @@ export class Engine {
     if (this.seenFills.has(fill.tradeId)) return;
     this.seenFills.add(fill.tradeId);
     const r = st.ledger.applyFill(fill);
-    this.journal.append({
-      kind: 'position',
-      ts: this.clock.now(),
-      symbol: fill.symbol,
-      lots: st.ledger.lots,
-      realized: r.realized,
-      fee: r.fee,
-      roundTrip: r.roundTrip,
-      equity: this.equity(),
-    });
+    this.journalPosition(st, { realized: r.realized, fee: r.fee, roundTrip: r.roundTrip });
     const evaluation = evaluateAccount(this.riskContext(this.clock.now()), this.opts.config.risk);
     if (evaluation.state !== this._tradingState) {
       const b = evaluation.breaches[0];
@@ -844,6 +836,25 @@ export class Engine {
     }
     this.guardSymbol(fill.symbol);
     if (order?.intent.purpose === 'protective-stop') this.stopsTriggered.add(order.clientOrderId);
+  }
+
+  /**
+   * The position after a change, on the record: what the read model's position snapshot is built
+   * from (lib/store/read-model-projection.ts), so it carries the average entry and today's P&L.
+   */
+  private journalPosition(st: SymbolState, change: Record<string, unknown>): void {
+    const now = this.clock.now();
+    const l = st.ledger;
+    this.journal.append({
+      kind: 'position',
+      ts: now,
+      symbol: st.instrument.symbol,
+      lots: l.lots,
+      avgEntryPrice: l.lots === 0 ? '0' : (l.avgEntryPrice?.toString() ?? '0'),
+      realizedPnlDay: l.dailyPnl(now),
+      ...change,
+      equity: this.equity(),
+    });
   }
 
   private onOrderDone(order: ManagedOrder): void {

@@ -41,7 +41,8 @@ const INTENT_FIELDS = [
   'purpose',
 ] as const;
 
-function intentOf(r: JournalRecord, venue: OrderIntent['venue']): OrderIntent | null {
+/** The intent an order record of the journal carries (every order record does); null when incomplete. */
+export function intentOf(r: JournalRecord, venue: OrderIntent['venue']): OrderIntent | null {
   for (const f of INTENT_FIELDS) if (r[f] === undefined) return null;
   return {
     clientOrderId: r.clientOrderId as string,
