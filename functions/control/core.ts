@@ -8,8 +8,10 @@
  *      audit record is written by the repo before the flag),
  *   2. a `kill` control message to the engine (idempotency key = the kill id, so a retried
  *      request never produces two),
- *   3. cancel-all at every configured venue directly with the cancel-only key, so the kill works
- *      when the engine is dead.
+ *   3. cancel at every configured venue directly with the cancel-only key, so the kill works
+ *      when the engine is dead: every open order except our protective stops (by the read model),
+ *      which keep guarding the positions this key cannot close; a live engine flattens and cancels
+ *      them on its kill message, and a restarted one starts HALTED with them still in place.
  * Steps 2 and 3 run even when step 1 fails: stopping the bleeding is never wrong, and the answer
  * says the flag was NOT set (500) so the operator retries.
  *
@@ -20,6 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { VenueId } from '#core/instrument.ts';
+import type { VenueTrading } from '#venues/trading.ts';
 import type { AuditRecord } from '#store/dynamo/engine-state.ts';
 import type { ShardStatus } from '#store/dynamo/control-read.ts';
 import type { OrderRecord } from '#store/dynamo/orders.ts';
@@ -128,7 +131,13 @@ export interface ControlResponse {
 
 export type StepResult = { readonly ok: true } | { readonly ok: false; readonly error: string };
 export type VenueCancelResult =
-  { readonly ok: true; readonly cancelled: number } | { readonly ok: false; readonly error: string };
+  | {
+      readonly ok: true;
+      readonly cancelled: number;
+      /** Our protective stops left resting to guard the positions the kill cannot close from here. */
+      readonly keptProtectiveStops?: number;
+    }
+  | { readonly ok: false; readonly error: string };
 
 export interface KillReport {
   readonly id: string;
@@ -335,7 +344,7 @@ async function kill(deps: ControlDeps, log: LogPort, by: string, input: KillInpu
             `kill-alert-${id}`,
           ),
         );
-  const venues = cancelEverywhere(deps, log);
+  const venues = protectiveStops(deps, log).then((keep) => cancelEverywhere(deps, log, keep));
   const [engineNotified, alerted, venueResults] = await Promise.all([notify, alert, venues]);
 
   const report: KillReport = {
@@ -373,23 +382,50 @@ async function step(run: () => Promise<void>): Promise<StepResult> {
   }
 }
 
-/** Cancel-all at every configured venue, concurrently; one venue's failure never hides another's result. */
+/**
+ * Our protective stops resting at the venues, by the read model. This λ holds cancel-only keys: it
+ * cannot flatten a position, only the engine can. A kill that cancelled the stops too would leave
+ * the positions open AND unguarded while the engine is down; so the stops stay (they can only
+ * reduce a position), everything else is cancelled, and a live engine flattens and cancels the rest
+ * when its kill message arrives. If the read model cannot be read, everything is cancelled.
+ */
+async function protectiveStops(deps: ControlDeps, log: LogPort): Promise<ReadonlySet<string>> {
+  try {
+    const open = (await Promise.all(deps.shards.map((s) => deps.reads.openOrders(s)))).flat();
+    return new Set(
+      open.filter((o) => o.intent.purpose === 'protective-stop').map((o) => o.intent.clientOrderId),
+    );
+  } catch (e) {
+    log.error('read model unreadable: the kill cancels protective stops too', { error: errorText(e) });
+    return new Set();
+  }
+}
+
+/**
+ * Cancels at every configured venue, concurrently (one venue's failure never hides another's
+ * result): cancel-all, or, when there are protective stops to keep, every other open order one by
+ * one.
+ */
 export async function cancelEverywhere(
   deps: Pick<ControlDeps, 'venues' | 'venueTimeoutMs'> & { log?: LogPort },
   log: LogPort = deps.log ?? silentLog,
+  keep: ReadonlySet<string> = new Set(),
 ): Promise<Partial<Record<VenueId, VenueCancelResult>>> {
   const timeout = deps.venueTimeoutMs ?? 10_000;
   const entries = Object.entries(deps.venues) as Array<[VenueId, NonNullable<VenueMap[VenueId]>]>;
   const results = await Promise.all(
     entries.map(async ([venue, source]): Promise<[VenueId, VenueCancelResult]> => {
       try {
-        const cancelled = await withTimeout(
-          resolveVenue(source).then((t) => t.cancelAll()),
+        const { cancelled, kept } = await withTimeout(
+          resolveVenue(source).then((t) => cancelAllBut(t, keep)),
           timeout,
           `${venue} cancel-all`,
         );
-        log.warn('venue cancel-all done', { venue, cancelled });
-        return [venue, { ok: true, cancelled }];
+        log.warn('venue cancel-all done', { venue, cancelled, keptProtectiveStops: kept });
+        return [
+          venue,
+          kept > 0 ? { ok: true, cancelled, keptProtectiveStops: kept } : { ok: true, cancelled },
+        ];
       } catch (e) {
         log.error('venue cancel-all failed', { venue, error: errorText(e) });
         return [venue, { ok: false, error: errorText(e) }];
@@ -397,6 +433,27 @@ export async function cancelEverywhere(
     }),
   );
   return Object.fromEntries(results);
+}
+
+async function cancelAllBut(
+  t: VenueTrading,
+  keep: ReadonlySet<string>,
+): Promise<{ cancelled: number; kept: number }> {
+  if (keep.size === 0) return { cancelled: await t.cancelAll(), kept: 0 };
+  let cancelled = 0;
+  let kept = 0;
+  const failures: string[] = [];
+  for (const o of await t.openOrders()) {
+    if (keep.has(o.clientOrderId)) {
+      kept++;
+      continue;
+    }
+    const r = await t.cancel(o.symbol, o.clientOrderId);
+    if (r.kind === 'ok') cancelled++;
+    else failures.push(`${o.clientOrderId}: ${r.kind === 'rejected' ? `${r.code} ${r.message}` : r.reason}`);
+  }
+  if (failures.length > 0) throw new Error(`cancel failed for ${failures.join('; ')}`);
+  return { cancelled, kept };
 }
 
 // ---------------------------------------------------------------------------------------- resume

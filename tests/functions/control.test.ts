@@ -9,7 +9,16 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, SNSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import { ControlReadModel, DynamoEngineStateRepo, keys, PK, SK } from '#store/dynamo/index.ts';
+import { encodeClientOrderId } from '#core/client-order-id.ts';
+import type { OrderIntent } from '#core/trading.ts';
+import {
+  ControlReadModel,
+  DynamoEngineStateRepo,
+  DynamoOrderRepo,
+  keys,
+  PK,
+  SK,
+} from '#store/dynamo/index.ts';
 import { alertCodec, controlCodec } from '#store/messages.ts';
 import type { AlertMessage, ControlMessage } from '#store/ports.ts';
 import { InProcessQueue } from '#store/queues.ts';
@@ -26,6 +35,7 @@ import {
   CANCEL_SECRET,
   captureOutput,
   startFixture,
+  SYMBOL,
   TRADE_SECRET,
   type Fixture,
 } from './support.ts';
@@ -101,6 +111,87 @@ describe('control core: kill', () => {
     expect(msg?.body).toMatchObject({ type: 'kill', by: ARN, reason: 'operator: runaway losses', ts: clock });
     const [alert] = await alerts.receive(10, 0);
     expect(alert?.body).toMatchObject({ severity: 'critical', source: 'control' });
+  });
+
+  it('with the engine dead, keeps our protective stops (this key cannot flatten) and cancels everything else', async () => {
+    // A long of 2 lots guarded by a reduce-only stop, as the engine leaves it, plus a resting limit.
+    const inst = fx.inst;
+    const book = fx.sim.truth('binance-futures', SYMBOL);
+    const entry = await fx.engine.place(
+      {
+        clientOrderId: encodeClientOrderId({ shard: 0, epoch: 1, seq: 50 }),
+        venue: 'binance-futures',
+        symbol: SYMBOL,
+        side: 'buy',
+        type: 'market',
+        timeInForce: 'IOC',
+        qtyLots: 2,
+        reduceOnly: false,
+        purpose: 'entry',
+        createdTs: clock,
+      },
+      inst,
+    );
+    expect(entry.kind).toBe('ack');
+    const stop: OrderIntent = {
+      clientOrderId: encodeClientOrderId({ shard: 0, epoch: 1, seq: 51 }),
+      venue: 'binance-futures',
+      symbol: SYMBOL,
+      side: 'sell',
+      type: 'stop-market',
+      timeInForce: 'GTC',
+      triggerTicks: book.bestBid() - 2000,
+      qtyLots: 2,
+      reduceOnly: true,
+      purpose: 'protective-stop',
+      createdTs: clock,
+    };
+    expect((await fx.engine.place(stop, inst)).kind).toBe('ack');
+    // The read model knows the stop as an open order of shard 0 (the engine's projection writes it).
+    const orders = new DynamoOrderRepo(fx.db.doc, fx.db.table);
+    const rec = await orders.putIntent(0, stop);
+    await orders.appendState(stop.clientOrderId, rec.version, {
+      from: 'PENDING',
+      to: 'SUBMITTED',
+      ts: clock,
+      reason: 'sent',
+    });
+    await orders.appendState(stop.clientOrderId, rec.version + 1, {
+      from: 'SUBMITTED',
+      to: 'OPEN',
+      ts: clock,
+      reason: 'ack',
+    });
+    const limitId = await fx.placeResting('buy', 52);
+
+    const res = await handleControl(deps(), req('POST', '/kill', { reason: 'operator: engine dead' }));
+
+    expect(res.statusCode).toBe(200);
+    expect(res.body['venues']).toEqual({
+      'binance-futures': { ok: true, cancelled: 1, keptProtectiveStops: 1 },
+    });
+    const left = (await (await fx.readOnly()).openOrders()).map((o) => o.clientOrderId);
+    expect(left).toEqual([stop.clientOrderId]);
+    expect(left).not.toContain(limitId);
+    // Tidy up for the next test: the stop and the position.
+    await fx.engine.cancelAll();
+    await orders.appendState(stop.clientOrderId, rec.version + 2, {
+      from: 'OPEN',
+      to: 'CANCELLED',
+      ts: clock,
+      reason: 'test',
+    });
+    await fx.engine.place(
+      {
+        ...stop,
+        clientOrderId: encodeClientOrderId({ shard: 0, epoch: 1, seq: 53 }),
+        type: 'market',
+        timeInForce: 'IOC',
+        triggerTicks: undefined,
+        purpose: 'flatten',
+      },
+      inst,
+    );
   });
 
   it('keeps the first reason, and a retried request (same id) sends no second engine message', async () => {
