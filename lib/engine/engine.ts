@@ -256,6 +256,9 @@ export class Engine {
       if (now - sent >= ttl) void this.execution.cancel(o, `ttl: resting ${now - sent} ms ≥ ${ttl} ms`);
     }
     for (const st of this.symbols.values()) this.guardSymbol(st.instrument.symbol);
+    // A kill's flatten that the gate refused (a stale book, a rate limit) or that expired unfilled
+    // is tried again: nothing else would (flattenStep skips symbols with an order still working).
+    if (this.flattening && !this.flat) void this.flattenStep();
   }
 
   // ------------------------------------------------------------------ protective stops

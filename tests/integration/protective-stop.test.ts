@@ -261,6 +261,35 @@ describe('protective stops (engine + Binance USD-M simulator, real sockets)', ()
   }, 120_000);
 });
 
+describe('kill switch when the book is stale', () => {
+  it('a flatten the gate refuses (stale book) is retried until the position is closed', async () => {
+    const env = await startSim();
+    const store = { journal: new MemoryJournal(), state: new MemoryStateStore() };
+    const engine = engineOn(env, store);
+    await engine.start();
+    await guardedPosition(engine, env.sim);
+    // The market goes quiet: no book update for longer than the 2 s staleness limit.
+    env.sim.pause();
+    await sleep(2_500);
+    engine.kill('test: stale book', 'operator');
+    await until(
+      () =>
+        store.journal.records.some(
+          (r) =>
+            r.kind === 'risk' &&
+            (r.intent as { purpose?: string } | undefined)?.purpose === 'flatten' &&
+            /BOOK_STALE|BOOK_NOT_SYNCED/.test(String((r.decision as { reason?: string }).reason)),
+        ),
+      5_000,
+      'the refused flatten',
+    );
+    expect(engine.flat).toBe(false);
+    // The market comes back: the flatten is tried again and the position closes.
+    env.sim.resume();
+    await until(() => engine.flat && venuePosition(env.sim) === 0, 15_000, 'the retried flatten');
+  }, 90_000);
+});
+
 describe('protective stops on spot (engine + Kraken spot simulator, real sockets)', () => {
   it('a spot exit first takes its stop down (the stop holds the base), then sells; the dead man’s switch is never armed', async () => {
     const SPOT = 'kraken-spot' as const;
