@@ -62,7 +62,7 @@ import type {
 import type { ConnectionEvent } from '../ws-connection.ts';
 import { WsConnection } from '../ws-connection.ts';
 import { binanceInstruments } from './instruments.ts';
-import type { TradingDiagnostic, Verdict, WsLiveness } from './binance-rest.ts';
+import type { SignedParams, TradingDiagnostic, Verdict, WsLiveness } from './binance-rest.ts';
 import { BinanceRest, mapStatus, num, placeVerdictResult, safeMessage, str } from './binance-rest.ts';
 import { executionEvents, FillRecovery } from './fill-recovery.ts';
 import type { AlgoOrderJson } from './algo-orders.ts';
@@ -407,47 +407,23 @@ export class BinanceFuturesTrading implements VenueTrading {
 
   /** An algo order: `algoOrder.cancel` / `DELETE /fapi/v1/algoOrder`; a triggered one by its order id. */
   private async cancelStop(symbol: string, clientOrderId: string): Promise<CancelResult> {
-    const params: Array<readonly [string, string]> = [['clientAlgoId', clientOrderId]];
-    const sent = this.sendWsApi('algoOrder.cancel', params);
-    let verdict: Verdict;
-    if (sent) {
-      const r = await sent;
-      if ('lost' in r) return { kind: 'unknown', reason: r.lost };
-      if (r.status === 200) return this.stopCancelOk(r.result, symbol, clientOrderId);
-      verdict = this.http.classify(r.status, r.error?.code, r.error?.msg);
-    } else {
-      try {
-        const res = await this.http.request<AlgoOrderJson>('DELETE', '/fapi/v1/algoOrder', {
-          signed: params,
-          weight: 1,
-          timeoutMs: this.orderTimeoutMs,
-        });
-        return this.stopCancelOk(res.body, symbol, clientOrderId);
-      } catch (err) {
-        verdict = this.http.classifyError(err);
-      }
-    }
-    if (verdict.kind === 'rejected' && verdict.code === '-2011') {
-      // Triggered (a stop-limit resting in the matching engine): cancel that order.
-      const a = await this.algo.fetch(clientOrderId);
-      const actual = a ? String(a.actualOrderId ?? '') : '';
-      if (a) this.algo.learn(a);
-      if (actual === '') return verdict;
-      try {
-        const res = await this.http.request<BinanceOrder>('DELETE', '/fapi/v1/order', {
-          signed: [
-            ['symbol', symbol],
-            ['orderId', actual],
-          ],
-          weight: 1,
-          timeoutMs: this.orderTimeoutMs,
-        });
-        return this.cancelOk(res.body);
-      } catch (err) {
-        verdict = this.http.classifyError(err);
-      }
-    }
-    return this.cancelVerdict(verdict);
+    const r = await this.cancelCall(
+      'algoOrder.cancel',
+      '/fapi/v1/algoOrder',
+      [['clientAlgoId', clientOrderId]],
+      (b) => this.stopCancelOk(b, symbol, clientOrderId),
+    );
+    if (r.kind !== 'rejected' || r.code !== '-2011') return r;
+    // Triggered (a stop-limit resting in the matching engine): cancel that order.
+    const a = await this.algo.fetch(clientOrderId);
+    const actual = a ? String(a.actualOrderId ?? '') : '';
+    if (a) this.algo.learn(a);
+    if (actual === '') return r;
+    const params: SignedParams = [
+      ['symbol', symbol],
+      ['orderId', actual],
+    ];
+    return this.cancelCall(null, '/fapi/v1/order', params, (b) => this.cancelOk(b));
   }
 
   /** A cancel answer of the Algo Service: the algo object, or {algoId, clientAlgoId, code, msg}. */
@@ -467,40 +443,49 @@ export class BinanceFuturesTrading implements VenueTrading {
     };
   }
 
-  private async cancelVerdict(verdict: Verdict): Promise<CancelResult> {
+  private cancelPlain(symbol: string, clientOrderId: string): Promise<CancelResult> {
+    const params: SignedParams = [
+      ['symbol', symbol],
+      ['origClientOrderId', clientOrderId],
+    ];
+    return this.cancelCall('order.cancel', '/fapi/v1/order', params, (b) => this.cancelOk(b));
+  }
+
+  /**
+   * One cancel: over the WS API `method` while it is connected (null: REST only), else
+   * `DELETE path`; the answer mapped by `ok`, a failure classified (a lost WS answer is unknown).
+   */
+  private async cancelCall(
+    method: string | null,
+    path: string,
+    params: SignedParams,
+    ok: (body: unknown) => CancelResult,
+  ): Promise<CancelResult> {
+    const sent = method === null ? null : this.sendWsApi(method, params);
+    let verdict: Verdict;
+    if (sent) {
+      const r = await sent;
+      if ('lost' in r) return { kind: 'unknown', reason: r.lost };
+      if (r.status === 200) return ok(r.result);
+      verdict = this.http.classify(r.status, r.error?.code, r.error?.msg);
+    } else {
+      try {
+        const res = await this.http.request<unknown>('DELETE', path, {
+          signed: params,
+          weight: 1,
+          timeoutMs: this.orderTimeoutMs,
+        });
+        return ok(res.body);
+      } catch (err) {
+        verdict = this.http.classifyError(err);
+      }
+    }
     if (verdict.kind === 'timestamp') {
       await this.http.resyncAfter1021();
       return { kind: 'rejected', code: '-1021', message: verdict.message };
     }
     if (verdict.kind === 'duplicate') return { kind: 'rejected', code: '-4116', message: verdict.message };
     return verdict;
-  }
-
-  private async cancelPlain(symbol: string, clientOrderId: string): Promise<CancelResult> {
-    const params: Array<readonly [string, string]> = [
-      ['symbol', symbol],
-      ['origClientOrderId', clientOrderId],
-    ];
-    const sent = this.sendWsApi('order.cancel', params);
-    let verdict: Verdict;
-    if (sent) {
-      const r = await sent;
-      if ('lost' in r) return { kind: 'unknown', reason: r.lost };
-      if (r.status === 200) return this.cancelOk(r.result);
-      verdict = this.http.classify(r.status, r.error?.code, r.error?.msg);
-    } else {
-      try {
-        const res = await this.http.request<BinanceOrder>('DELETE', '/fapi/v1/order', {
-          signed: params,
-          weight: 1,
-          timeoutMs: this.orderTimeoutMs,
-        });
-        return this.cancelOk(res.body);
-      } catch (err) {
-        verdict = this.http.classifyError(err);
-      }
-    }
-    return this.cancelVerdict(verdict);
   }
 
   async cancelAll(symbol?: string): Promise<number> {
