@@ -16,24 +16,17 @@ import { FileStateStore } from '#engine/state-store.ts';
 import { ExchangeSimulator } from '#sim/exchange-sim.ts';
 import { DEFAULT_SYMBOLS } from '#sim/symbols.ts';
 import { BinanceFuturesTrading, tradingEndpointsFor } from '#venues/binance/trading-client.ts';
-import { MarketDataClient } from '#venues/market-data.ts';
+import { marketData, sleep, waitFor } from '#tests/support/engine-harness.ts';
 
 const VENUE = 'binance-futures' as const;
 const SYMBOL = 'BTCUSDT';
 const ACCOUNT = 'paper';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = waitFor;
 
 function engineOn(
   sim: ExchangeSimulator,
@@ -54,14 +47,7 @@ function engineOn(
     }),
     journal,
     state: new FileStateStore(join(dir, 'state.json')),
-    market: (hooks) =>
-      new MarketDataClient({
-        venue: VENUE,
-        symbols: [SYMBOL],
-        endpoints,
-        onBook: hooks.onBook,
-        onReceive: hooks.onReceive,
-      }),
+    market: marketData(VENUE, [SYMBOL], endpoints),
     ...(crashAt ? { crashAt } : {}),
   });
   return { engine, journal };

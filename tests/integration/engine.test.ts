@@ -3,7 +3,7 @@
  * strategy, the gate, execution, the kill switch and persistence. No mocks.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseEngineConfig } from '#engine/config.ts';
 import { Engine } from '#engine/engine.ts';
 import { MemoryJournal } from '#engine/journal.ts';
@@ -11,31 +11,21 @@ import { MemoryStateStore } from '#engine/state-store.ts';
 import { ExchangeSimulator } from '#sim/exchange-sim.ts';
 import { DEFAULT_SYMBOLS } from '#sim/symbols.ts';
 import { BinanceFuturesTrading, tradingEndpointsFor } from '#venues/binance/trading-client.ts';
-import { MarketDataClient } from '#venues/market-data.ts';
+import { cleanupsAfterEach, marketData, sleep, waitFor } from '#tests/support/engine-harness.ts';
 
 const VENUE = 'binance-futures' as const;
 const SYMBOL = 'BTCUSDT';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 /** Engines under test, so a timeout can say what they were doing. */
 const running: Engine[] = [];
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) {
-      const state = running.map((e) =>
-        JSON.stringify(e.snapshot(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
-      );
-      throw new Error(`timed out waiting for ${what}; engines: ${state.join(' | ')}`);
-    }
-    await sleep(20);
-  }
-}
+const until = (cond: () => boolean, timeoutMs: number, what: string) =>
+  waitFor(cond, timeoutMs, what, () =>
+    running
+      .map((e) => JSON.stringify(e.snapshot(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)))
+      .join(' | '),
+  );
 
 /** A simulator whose market shows imbalance episodes often, so the strategy trades within seconds. */
 async function startSim() {
@@ -72,14 +62,7 @@ function engineFor(
     trading,
     journal,
     state,
-    market: (hooks) =>
-      new MarketDataClient({
-        venue: VENUE,
-        symbols: [SYMBOL],
-        endpoints,
-        onBook: hooks.onBook,
-        onReceive: hooks.onReceive,
-      }),
+    market: marketData(VENUE, [SYMBOL], endpoints),
   });
   cleanups.push(() => engine.stop({ flatten: false }));
   running.push(engine);

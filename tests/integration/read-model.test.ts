@@ -7,7 +7,7 @@
  * genuinely foreign order of ours is still caught.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeClientOrderId } from '#core/client-order-id.ts';
 import type { Instrument } from '#core/instrument.ts';
 import { parseEngineConfig } from '#engine/config.ts';
@@ -32,23 +32,13 @@ import { InProcessQueue } from '#store/queues.ts';
 import { ProjectingJournal, ReadModelProjection } from '#store/read-model-projection.ts';
 import { EnvSecretStore, envVarNames } from '#store/secrets.ts';
 import { BinanceFuturesTrading, tradingEndpointsFor } from '#venues/binance/trading-client.ts';
-import { MarketDataClient } from '#venues/market-data.ts';
+import { cleanupsAfterEach, marketData, waitFor } from '#tests/support/engine-harness.ts';
 
 const VENUE = 'binance-futures' as const;
 const SYMBOL = 'BTCUSDT';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const until = waitFor;
 
 const key = () => ({
   apiKey: `k-${randomBytes(6).toString('hex')}`,
@@ -107,14 +97,7 @@ describe('read model projected from the journal (engine + DynamoDB + reconcile c
       trading,
       journal,
       state: new MemoryStateStore(),
-      market: (hooks) =>
-        new MarketDataClient({
-          venue: VENUE,
-          symbols: [SYMBOL],
-          endpoints,
-          onBook: hooks.onBook,
-          onReceive: hooks.onReceive,
-        }),
+      market: marketData(VENUE, [SYMBOL], endpoints),
     });
     cleanups.push(async () => {
       await engine.stop({ flatten: false });
