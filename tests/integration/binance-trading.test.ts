@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { L2Book } from '#core/book.ts';
 import { fromSteps } from '#core/grid.ts';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
@@ -29,6 +28,7 @@ import {
   sleep,
   startSim,
   until,
+  shiftedBook,
 } from '#tests/support/trading-harness.ts';
 
 const SYMBOL = 'BTCUSDT';
@@ -475,11 +475,11 @@ function stopIntent(
 
 /** The truth book moved `down` ticks, stepped into the simulator's trading module (the market is paused). */
 function moveMarketDown(sim: ExchangeSimulator, down: number): void {
-  const truth = sim.truth('binance-futures', SYMBOL);
-  const moved = new L2Book(SYMBOL);
-  for (const [p, q] of truth.bids.top(50)) moved.set('bid', p - down, Number(q));
-  for (const [p, q] of truth.asks.top(50)) moved.set('ask', p - down, Number(q));
-  sim.binanceTrading.onMarketStep(SYMBOL, moved, Date.now());
+  sim.binanceTrading.onMarketStep(
+    SYMBOL,
+    shiftedBook(sim.truth('binance-futures', SYMBOL), down),
+    Date.now(),
+  );
 }
 
 /** A signed REST call to the simulator, as a raw client would make it. */

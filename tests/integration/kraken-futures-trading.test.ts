@@ -4,7 +4,6 @@
  */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { L2Book } from '#core/book.ts';
 import type { Instrument } from '#core/instrument.ts';
 import type { Fill, OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import type {
@@ -26,6 +25,7 @@ import {
   sleep,
   startSim,
   until,
+  shiftedBook,
 } from '#tests/support/trading-harness.ts';
 
 const SYMBOL = 'PF_XBTUSD';
@@ -73,12 +73,7 @@ function stopIntent(
  * The market `drop` ticks lower: every level of the book shifted down. Handed to the simulator's
  * market-step hook, it is a crash through our triggers (the synthetic market cannot be steered).
  */
-function crashed(book: L2Book, drop: number): L2Book {
-  const out = new L2Book(book.symbol);
-  for (const [price, qty] of book.bids.top(book.bids.depth)) out.set('bid', price - drop, Number(qty));
-  for (const [price, qty] of book.asks.top(book.asks.depth)) out.set('ask', price - drop, Number(qty));
-  return out;
-}
+const crashed = shiftedBook;
 
 async function setup(clientOpts: Partial<KrakenFuturesTradingOptions> = {}) {
   const sim = await startSim(cleanups, { seed: 5 });

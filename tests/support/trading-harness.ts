@@ -5,6 +5,7 @@
  */
 import { inspect } from 'node:util';
 import { afterEach } from 'vitest';
+import { L2Book } from '#core/book.ts';
 import { encodeClientOrderId } from '#core/client-order-id.ts';
 import type { OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import type { UserEvent } from '#venues/trading.ts';
@@ -109,4 +110,15 @@ export function errorTexts(err: Error): string[] {
 /** Every text of a client's events, diagnostics and state a secret could leak through. */
 export function clientTexts(events: unknown, diagnostics: unknown, client: unknown): string[] {
   return [JSON.stringify(events), JSON.stringify(diagnostics), inspect(client, { depth: 10 })];
+}
+
+/**
+ * A copy of a book moved `down` ticks (every level of both sides). Stepped into a simulator's
+ * trading module while its market is paused, it moves the market through resting stops.
+ */
+export function shiftedBook(book: L2Book, down: number): L2Book {
+  const out = new L2Book(book.symbol);
+  for (const [price, qty] of book.bids.top(book.bids.depth)) out.set('bid', price - down, Number(qty));
+  for (const [price, qty] of book.asks.top(book.asks.depth)) out.set('ask', price - down, Number(qty));
+  return out;
 }
