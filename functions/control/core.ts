@@ -22,7 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { VenueId } from '#core/instrument.ts';
-import type { VenueTrading } from '#venues/trading.ts';
+import { cancelAllBut } from '#venues/cancel-all-but.ts';
 import type { AuditRecord } from '#store/dynamo/engine-state.ts';
 import type { ShardStatus } from '#store/dynamo/control-read.ts';
 import type { OrderRecord } from '#store/dynamo/orders.ts';
@@ -433,27 +433,6 @@ export async function cancelEverywhere(
     }),
   );
   return Object.fromEntries(results);
-}
-
-async function cancelAllBut(
-  t: VenueTrading,
-  keep: ReadonlySet<string>,
-): Promise<{ cancelled: number; kept: number }> {
-  if (keep.size === 0) return { cancelled: await t.cancelAll(), kept: 0 };
-  let cancelled = 0;
-  let kept = 0;
-  const failures: string[] = [];
-  for (const o of await t.openOrders()) {
-    if (keep.has(o.clientOrderId)) {
-      kept++;
-      continue;
-    }
-    const r = await t.cancel(o.symbol, o.clientOrderId);
-    if (r.kind === 'ok') cancelled++;
-    else failures.push(`${o.clientOrderId}: ${r.kind === 'rejected' ? `${r.code} ${r.message}` : r.reason}`);
-  }
-  if (failures.length > 0) throw new Error(`cancel failed for ${failures.join('; ')}`);
-  return { cancelled, kept };
 }
 
 // ---------------------------------------------------------------------------------------- resume

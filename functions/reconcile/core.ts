@@ -3,7 +3,8 @@
  *
  * Per venue:
  * - open orders at the venue whose client id is ours (lib/core/client-order-id.ts, a shard we
- *   own) but unknown to — or terminal in — the order repo are orphans: recorded, and cancelled
+ *   own) but unknown to (once older than `orphanGraceMs`) — or terminal in — the order repo are
+ *   orphans: recorded, and cancelled
  *   when a cancel-capable client is configured for the venue (the read-only key cannot cancel);
  * - open orders in the repo that the venue does not list, once older than `graceMs` (an order in
  *   flight is not drift), are recorded with what the venue says became of them;
@@ -87,6 +88,12 @@ export interface ReconcileDeps {
   readonly fillLookbackMs?: number;
   /** @default 30 s */
   readonly graceMs?: number;
+  /**
+   * An open order of ours at the venue that the order repo does not know yet is not an orphan
+   * while younger than this (by the venue's timestamp): the engine's read model is written just
+   * after the venue acknowledges, and a listing can fall in between. @default 10 s
+   */
+  readonly orphanGraceMs?: number;
   /** @default futures venues */
   readonly comparePositions?: (venue: VenueId) => boolean;
   /** @default 20 s per venue */
@@ -246,6 +253,7 @@ async function reconcileVenue(
     if (ours(deps, o.clientOrderId) === null) continue;
     const known = await deps.orders.get(o.clientOrderId);
     if (known !== null && !isTerminal(known.state)) continue;
+    if (known === null && ts - o.ts < (deps.orphanGraceMs ?? 10_000)) continue;
     score += 1;
     const orphan = await cancelOrphan(ctx, o);
     orphans.push(orphan);

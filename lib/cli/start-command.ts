@@ -86,7 +86,7 @@ interface Summary {
   tradingState: string;
   kill: unknown;
   positions: Array<{ symbol: string; position: string; protectiveStop: string | null }>;
-  protectiveStops: { placed: number; triggered: number };
+  protectiveStops: { placed: number; triggered: number; refused: Record<string, number> };
   journal: string | undefined;
   durationMs: number;
 }
@@ -347,7 +347,13 @@ function formatSummary(s: Summary): string {
           `${p.symbol} ${p.position}${p.protectiveStop ? ` (left guarded by its stop: ${p.protectiveStop})` : ''}`,
       )
       .join(', ')}`,
-    `  protective stops       ${s.protectiveStops.placed} placed, ${s.protectiveStops.triggered} triggered at the venue`,
+    `  protective stops       ${s.protectiveStops.placed} placed, ${s.protectiveStops.triggered} triggered at the venue${
+      Object.keys(s.protectiveStops.refused).length
+        ? `, refused: ${Object.entries(s.protectiveStops.refused)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`
+        : ''
+    }`,
     `  rejections             ${rej.length ? rej.map(([k, v]) => `${k} ${v}`).join(', ') : 'none'}`,
     '',
     `  latency (µs)              count       p50       p99     p99.9       max`,

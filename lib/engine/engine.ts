@@ -21,6 +21,7 @@ import type { BookView, Fill, OrderIntent, OrderPurpose, OrderSide } from '#core
 import type { RiskContext, SymbolRisk, TradingState } from '#risk/context.ts';
 import { symbolKey } from '#risk/context.ts';
 import { checkFlatten, checkOrder, checkProtectiveStop, evaluateAccount } from '#risk/gate.ts';
+import { cancelAllBut } from '#venues/cancel-all-but.ts';
 import type { RiskDecision } from '#risk/reasons.ts';
 import { paramsFor } from '#strategy/config.ts';
 import type { ImbalanceParams } from '#strategy/config.ts';
@@ -83,6 +84,12 @@ interface SymbolState {
   stoodAsideFor: string | null;
   /** When the strategy last wanted out (ms): no new protective stop is placed while it does. */
   exitWantedTs: number;
+  /** Protective stops in a row that ended without guarding (refused, rejected, failed): the backoff. */
+  stopFailures: number;
+  /** The kill's last flatten for this symbol was refused by the gate (a stale book…): guard meanwhile. */
+  flattenBlocked: boolean;
+  /** No flatten retry before this time (ms), after a refusal. */
+  flattenRetryTs: number;
   book: L2Book | null;
   lastSignal: Signal | null;
 }
@@ -97,6 +104,8 @@ const ONE = new Money(1);
 export class Engine {
   readonly latency = new LatencyRecorder();
   readonly rejections = new Map<string, number>();
+  /** Protective stops the gate refused, by reason (not strategy rejections: see send). */
+  readonly stopRefusals = new Map<string, number>();
   private readonly opts: EngineOptions;
   private readonly clock: Clock;
   private readonly journal: Journal;
@@ -182,7 +191,13 @@ export class Engine {
       hooks: {
         onFill: (o, f) => this.onFill(o, f),
         onDone: (o) => this.onOrderDone(o),
-        onStateChange: (o) => this.guardSymbol(o.intent.symbol),
+        onStateChange: (o) => {
+          if (o.intent.purpose === 'protective-stop' && o.state === 'OPEN') {
+            const st = this.symbols.get(o.intent.symbol);
+            if (st) st.stopFailures = 0;
+          }
+          this.guardSymbol(o.intent.symbol);
+        },
       },
       onInvariant: (detail) => this.setTradingState('HALTED', `invariant: ${detail}`),
       crashAt: this.opts.crashAt,
@@ -217,6 +232,9 @@ export class Engine {
         stopRetryTs: 0,
         stoodAsideFor: null,
         exitWantedTs: -Infinity,
+        stopFailures: 0,
+        flattenBlocked: false,
+        flattenRetryTs: 0,
         ledger: new PositionLedger(instrument, this.opts.config.capital),
         book: null,
         lastSignal: null,
@@ -297,7 +315,7 @@ export class Engine {
    * execution. Runs after fills, acknowledgements and order ends, and on the sweep.
    */
   private guardSymbol(symbol: string): void {
-    if (this._phase !== 'READY' || this.crashed || this.flattening || !this.stopsEnabled) return;
+    if (this._phase !== 'READY' || this.crashed || !this.stopsEnabled) return;
     const st = this.symbols.get(symbol);
     if (!st) return;
     const stops = this.protectiveStops(symbol);
@@ -310,6 +328,9 @@ export class Engine {
     });
     const now = this.clock.now();
     for (const a of actions) {
+      // While a kill flattens, the flatten is the exit: stops are only cancelled (once flat), unless
+      // the gate refuses the flatten (a stale book), when the position is guarded like any other.
+      if (a.kind === 'place' && this.flattening && !st.flattenBlocked) continue;
       if (a.kind === 'cancel') {
         const o = this.execution.orders.get(a.clientOrderId);
         if (o) void this.execution.cancel(o, a.why);
@@ -329,9 +350,25 @@ export class Engine {
         this.riskContext(now),
         this.opts.config.risk,
       );
-      if (!decision.approved) st.stopRetryTs = now + STOP_RETRY_MS;
+      if (!decision.approved) this.stopFailed(st, now, `gate: ${decision.reason}`);
       this.send(st, intent, view, decision, now, 0);
     }
+  }
+
+  /**
+   * A protective stop that could not guard (refused by the gate, rejected or failed at the venue,
+   * gone without a fill): the next attempt for the symbol waits, twice as long each time in a row
+   * (1 s … 30 s), so a refusal that will not go away (a dust position under the minimum notional, a
+   * market already past the level — the engine's own stop exit handles that) never becomes a storm
+   * of orders, and the position's lack of a stop is logged once per streak.
+   */
+  private stopFailed(st: SymbolState, now: number, why: string): void {
+    st.stopFailures++;
+    st.stopRetryTs = now + Math.min(STOP_RETRY_MAX_MS, STOP_RETRY_MS * 2 ** (st.stopFailures - 1));
+    if (st.stopFailures === 1 && st.ledger.lots !== 0)
+      this.log(
+        `engine: ${st.instrument.symbol} position has no venue-side stop (${why}); retrying with backoff`,
+      );
   }
 
   private protectiveStopIntent(
@@ -634,7 +671,10 @@ export class Engine {
       decision,
     });
     if (!decision.approved) {
-      this.rejections.set(decision.reason, (this.rejections.get(decision.reason) ?? 0) + 1);
+      // A refused protective stop is not a refused order of the strategy (it backs off and the
+      // engine's own stop exit stands in): counted apart, so it never feeds the reject-rate alarm.
+      const tally = intent.purpose === 'protective-stop' ? this.stopRefusals : this.rejections;
+      tally.set(decision.reason, (tally.get(decision.reason) ?? 0) + 1);
       if (decision.action) this.onRiskAction(decision.action, decision.reason, decision.detail);
       return;
     }
@@ -862,6 +902,13 @@ export class Engine {
 
   private onOrderDone(order: ManagedOrder): void {
     if (this.flattening && order.intent.purpose === 'flatten') void this.flattenStep();
+    const st = this.symbols.get(order.intent.symbol);
+    if (st && order.intent.purpose === 'protective-stop') {
+      // Rejected or failed at the venue, or gone without a fill when we did not cancel it: back off.
+      const ours = this.execution.cancelRequested.delete(order.clientOrderId);
+      if (order.state === 'REJECTED' || order.state === 'FAILED' || (!ours && order.filledLots === 0))
+        this.stopFailed(st, this.clock.now(), `venue: ${order.state}`);
+    }
     this.guardSymbol(order.intent.symbol);
   }
 
@@ -900,16 +947,33 @@ export class Engine {
     void this.cancelAllThenFlatten();
   }
 
+  /**
+   * The kill's cancel: everything of ours at the venue, except — where the venue has reduce-only —
+   * the acknowledged protective stops of open positions. They keep guarding until the flatten has
+   * closed the position (both are reduce-only: whichever fills second is cut to nothing), and are
+   * cancelled once it is flat; a flatten the gate refuses (a stale book) then leaves no naked
+   * position. On spot a stop holds the base the flatten sells: it goes, as flattenStep arranges.
+   */
   private async cancelAllThenFlatten(): Promise<void> {
+    const keepStops = this.opts.trading.capabilities.reduceOnly;
     for (const st of this.symbols.values()) {
+      const symbol = st.instrument.symbol;
+      const keep = new Set(
+        keepStops && st.ledger.lots !== 0
+          ? this.protectiveStops(symbol)
+              .filter((v) => (v.state === 'OPEN' || v.state === 'PARTIALLY_FILLED') && !v.cancelling)
+              .map((v) => v.clientOrderId)
+          : [],
+      );
       try {
-        const n = await this.opts.trading.cancelAll(st.instrument.symbol);
+        const r = await cancelAllBut(this.opts.trading, keep, symbol);
         this.journal.append({
           kind: 'kill',
           ts: this.clock.now(),
           event: 'cancel-all',
-          symbol: st.instrument.symbol,
-          cancelled: n,
+          symbol,
+          cancelled: r.cancelled,
+          keptProtectiveStops: r.kept,
         });
       } catch (err) {
         this.journal.append({
@@ -927,10 +991,20 @@ export class Engine {
   private async flattenStep(): Promise<void> {
     if (this._phase !== 'READY' && this._phase !== 'STOPPING') return;
     const now = this.clock.now();
+    const reduceOnly = this.opts.trading.capabilities.reduceOnly;
     for (const st of this.symbols.values()) {
       const lots = st.ledger.lots;
-      if (lots === 0 || !st.book) continue;
-      if (this.execution.liveOrders().some((o) => o.intent.symbol === st.instrument.symbol)) continue;
+      const symbol = st.instrument.symbol;
+      if (lots === 0 || !st.book || now < st.flattenRetryTs) continue;
+      const live = this.execution.liveOrders().filter((o) => o.intent.symbol === symbol);
+      // A protective stop does not hold up a flatten where both are reduce-only (whichever fills
+      // second is cut to nothing); on spot it holds the base the flatten sells, so it goes first.
+      const stops = live.filter((o) => o.intent.purpose === 'protective-stop');
+      if (live.length > stops.length) continue;
+      if (stops.length > 0 && !reduceOnly) {
+        for (const o of stops) void this.execution.cancel(o, 'kill: the flatten sells the base it holds');
+        continue;
+      }
       const intent: OrderIntent = {
         clientOrderId: this.nextClientOrderId(),
         venue: this.opts.venue,
@@ -957,7 +1031,10 @@ export class Engine {
         this.riskContext(now),
         this.opts.config.risk,
       );
+      st.flattenBlocked = !decision.approved;
+      if (!decision.approved) st.flattenRetryTs = now + STOP_RETRY_MS;
       this.send(st, intent, view, decision, now, 0);
+      if (st.flattenBlocked) this.guardSymbol(symbol);
     }
     await Promise.resolve();
   }
@@ -1031,9 +1108,9 @@ export class Engine {
     if (wasReady) {
       for (const st of this.symbols.values()) {
         const symbol = st.instrument.symbol;
-        const guarded = st.ledger.lots !== 0 && this.protectiveStops(symbol).length > 0;
         try {
-          if (!guarded) {
+          const lots = st.ledger.lots;
+          if (lots === 0 || !this.stopsEnabled) {
             await this.opts.trading.cancelAll(symbol);
             continue;
           }
@@ -1042,15 +1119,25 @@ export class Engine {
           for (const o of this.liveOpen())
             if (o.intent.symbol === symbol && o.intent.purpose !== 'protective-stop')
               await this.execution.cancel(o, 'engine stopping');
+          const guard = this.protectiveStops(symbol).find(
+            (v) =>
+              (v.state === 'OPEN' || v.state === 'PARTIALLY_FILLED') &&
+              !v.cancelling &&
+              v.remainingLots >= Math.abs(lots),
+          );
           this.journal.append({
             kind: 'engine',
             ts: this.clock.now(),
-            event: 'protective-stop-left',
+            event: guard ? 'protective-stop-left' : 'position-left-unguarded',
             symbol,
-            positionLots: st.ledger.lots,
-            stops: this.protectiveStops(symbol).map((p) => p.clientOrderId),
+            positionLots: lots,
+            stops: this.protectiveStops(symbol).map((p) => `${p.clientOrderId} ${p.state}`),
           });
-          this.log(`engine: ${symbol} position left open, guarded by its protective stop at the venue`);
+          this.log(
+            guard
+              ? `engine: ${symbol} position left open, guarded by its protective stop at the venue`
+              : `engine: WARNING ${symbol} position of ${lots} lots left open WITHOUT a confirmed stop at the venue`,
+          );
         } catch (err) {
           this.log(`engine: cancel on stop failed: ${(err as Error).message}`);
         }
@@ -1101,7 +1188,11 @@ export class Engine {
       maxDrawdown: this.maxDrawdown,
       signals: this.signals,
       orders: this.ordersSent,
-      protectiveStops: { placed: this.stopsPlaced, triggered: this.stopsTriggered.size },
+      protectiveStops: {
+        placed: this.stopsPlaced,
+        triggered: this.stopsTriggered.size,
+        refused: Object.fromEntries(this.stopRefusals),
+      },
       openOrders: this.execution ? this.execution.liveOrders().length : 0,
       rejections: Object.fromEntries(this.rejections),
       latencyUs: this.latency.tickToDecision.summaryUs(),
@@ -1135,6 +1226,8 @@ const HOUR = 3_600_000;
 const SWEEP_MS = 250;
 /** After the gate refuses a protective stop, the next attempt for that symbol waits this long. */
 const STOP_RETRY_MS = 1_000;
+/** The longest wait between protective-stop attempts after failures in a row. */
+const STOP_RETRY_MAX_MS = 30_000;
 
 /** Exits (stops, targets, flatten) may walk this far past the touch to get out: inside the gate's 50 bps band. */
 const EXIT_SLIPPAGE_BPS = 20;

@@ -93,6 +93,8 @@ export class Execution {
   readonly resolving = new Set<string>();
   /** Cancels requested and not yet answered. */
   readonly cancelling = new Set<string>();
+  /** Orders we asked the venue to cancel (a cancelled end is then ours, not the venue's doing). */
+  readonly cancelRequested = new Set<string>();
   private stopped = false;
   /** Crash simulation: nothing more happens here, as when the process dies. */
   crashed = false;
@@ -288,6 +290,7 @@ export class Execution {
     const id = order.clientOrderId;
     if (this.crashed || this.stopped || this.cancelling.has(id) || !isLive(order.state)) return;
     this.cancelling.add(id);
+    this.cancelRequested.add(id);
     this.journalOrder(order, 'cancel-requested', { why });
     try {
       const r = await this.opts.trading.cancel(order.intent.symbol, id);

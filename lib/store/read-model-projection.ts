@@ -20,7 +20,8 @@
  */
 import type { VenueId } from '#core/instrument.ts';
 import type { OrderState } from '#core/order.ts';
-import { canTransition, isTerminal, ORDER_STATES } from '#core/order.ts';
+import { InvariantError } from '#core/errors.ts';
+import { isTerminal, ORDER_STATES, ORDER_TRANSITIONS } from '#core/order.ts';
 import type { Fill, OrderIntent } from '#core/trading.ts';
 import type { Journal, JournalRecord } from '#engine/journal.ts';
 import { intentOf } from '#engine/recovery.ts';
@@ -85,10 +86,12 @@ export class ReadModelProjection {
 
   private chain(key: string, write: () => Promise<void>, what: string): void {
     const prev = this.chains.get(key) ?? Promise.resolve();
-    const next = prev.then(write).catch((err: unknown) => {
-      this.failures++;
-      this.opts.onError?.(what, err as Error);
-    });
+    const next = prev
+      .then(() => withRetries(write))
+      .catch((err: unknown) => {
+        this.failures++;
+        this.opts.onError?.(what, err as Error);
+      });
     this.chains.set(key, next);
     this.pending.add(next);
     void next.finally(() => {
@@ -100,6 +103,15 @@ export class ReadModelProjection {
   private async projectOrder(id: string, r: JournalRecord): Promise<void> {
     const to = r.state as string;
     if (!STATES.has(to)) return;
+    try {
+      await this.moveOrder(id, to as OrderState, r);
+    } catch (err) {
+      this.known.delete(id); // a retry starts again from the stored item
+      throw err;
+    }
+  }
+
+  private async moveOrder(id: string, target: OrderState, r: JournalRecord): Promise<void> {
     let cur = this.known.get(id);
     if (!cur) {
       // New here: stored by an earlier run (a restart), or new (created from its first record).
@@ -109,25 +121,24 @@ export class ReadModelProjection {
       const rec = stored ?? (await this.opts.orders.putIntent(this.opts.shard, intent as OrderIntent));
       cur = { state: rec.state, version: rec.version };
     }
-    const target = to as OrderState;
-    if (cur.state !== target) {
-      if (!canTransition(cur.state, target)) {
-        // The stored item is behind in a way the FSM cannot bridge (a write that failed earlier):
-        // read it again; if it still cannot move there, report it and keep the stored truth.
-        const fresh = await this.opts.orders.get(id);
-        if (fresh) cur = { state: fresh.state, version: fresh.version };
-        if (cur.state !== target && !canTransition(cur.state, target))
-          throw new Error(`stored ${cur.state} cannot become ${target} (${String(r.event)})`);
-      }
-      if (cur.state !== target) {
-        const rec = await this.opts.orders.appendState(id, cur.version, {
-          from: cur.state,
-          to: target,
-          ts: r.ts,
-          reason: typeof r.event === 'string' ? r.event : 'journal',
-        });
-        cur = { state: rec.state, version: rec.version };
-      }
+    // The journal is the truth: walk the stored item there through the states in between (a write
+    // lost earlier, or states this process never journalled) — never backwards. UNKNOWN is our own
+    // doubt after a restart, not venue truth: an item already past it stays where it is.
+    const path = cur.state === target ? [] : pathBetween(cur.state, target);
+    if (path === null && target !== 'UNKNOWN')
+      throw new InvariantError(
+        'PROJECTION',
+        `stored ${cur.state} cannot become ${target} (${String(r.event)})`,
+      );
+    const reason = typeof r.event === 'string' ? r.event : 'journal';
+    for (const step of path ?? []) {
+      const rec = await this.opts.orders.appendState(id, cur.version, {
+        from: cur.state,
+        to: step,
+        ts: r.ts,
+        reason: step === target ? reason : `${reason} (via)`,
+      });
+      cur = { state: rec.state, version: rec.version };
     }
     if (isTerminal(cur.state)) this.known.delete(id);
     else this.known.set(id, cur);
@@ -181,6 +192,39 @@ export class ProjectingJournal implements Journal {
   }
   abandon(): void {
     this.inner.abandon();
+  }
+}
+
+/** The shortest chain of legal transitions from one state to another (excluding `from`); null if none. */
+function pathBetween(from: OrderState, to: OrderState): OrderState[] | null {
+  const prev = new Map<OrderState, OrderState>();
+  const queue: OrderState[] = [from];
+  while (queue.length > 0) {
+    const s = queue.shift() as OrderState;
+    for (const n of ORDER_TRANSITIONS[s]) {
+      if (n === from || prev.has(n)) continue;
+      prev.set(n, s);
+      if (n === to) {
+        const path: OrderState[] = [n];
+        for (let p = s; p !== from; p = prev.get(p) as OrderState) path.unshift(p);
+        return path;
+      }
+      queue.push(n);
+    }
+  }
+  return null;
+}
+
+/** A write retried on failure (throttling, a network blip), 3 attempts with growing pauses. */
+async function withRetries(write: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (err) {
+      if (attempt >= 3 || err instanceof InvariantError) throw err;
+      await new Promise((r) => setTimeout(r, 100 * 4 ** (attempt - 1)));
+    }
   }
 }
 

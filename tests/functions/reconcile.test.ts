@@ -61,6 +61,7 @@ function deps(over: Partial<ReconcileDeps> = {}): ReconcileDeps {
     drift,
     alerts,
     now: () => Date.now(),
+    orphanGraceMs: 0, // the orders these tests place are seconds old
     ...over,
   };
 }
@@ -138,6 +139,14 @@ describe('reconcile', () => {
     expect(again.venues['binance-futures']?.fillsImported).toBe(0);
     expect(again.venues['binance-futures']?.orphans).toEqual([]);
     expect(stored.length).toBe((await fills.listFills('binance-futures', 0)).length);
+  });
+
+  it('an order of ours the repo does not know yet is not an orphan while young (the read model lags the ack)', async () => {
+    const id = await fx.placeResting('buy', 40);
+    const young = await reconcile(deps({ orphanGraceMs: 60_000 }));
+    expect(young.venues['binance-futures']?.orphans).toEqual([]);
+    const old = await reconcile(deps({ orphanGraceMs: 0 }));
+    expect(old.venues['binance-futures']?.orphans.map((o) => o.clientOrderId)).toEqual([id]);
   });
 
   it('HALTs through the kill flag when the score reaches haltAt', async () => {

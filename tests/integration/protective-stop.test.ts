@@ -50,6 +50,7 @@ function engineOn(
   env: Awaited<ReturnType<typeof startSim>>,
   store: { journal: MemoryJournal; state: MemoryStateStore },
   config: unknown = HOLDING,
+  onLog?: (line: string) => void,
 ) {
   const endpoints = env.sim.baseUrl(VENUE);
   const engine = new Engine({
@@ -65,6 +66,7 @@ function engineOn(
     }),
     journal: store.journal,
     state: store.state,
+    ...(onLog ? { onLog } : {}),
     market: marketData(VENUE, [SYMBOL], endpoints),
   });
   cleanups.push(() => engine.stop({ flatten: false }));
@@ -246,13 +248,39 @@ describe('protective stops (engine + Binance USD-M simulator, real sockets)', ()
   }, 120_000);
 });
 
+describe('a protective stop the venue will not take', () => {
+  it('backs off (1 s, 2 s, 4 s…) instead of re-sending at once, and logs the unguarded position once', async () => {
+    const env = await startSim();
+    const store = { journal: new MemoryJournal(), state: new MemoryStateStore() };
+    const logs: string[] = [];
+    const engine = engineOn(env, store, HOLDING, (l) => logs.push(l));
+    await engine.start();
+    const stop = await guardedPosition(engine, env.sim);
+    // From now on the venue rejects every order (as -2021 would near the trigger), and the resting
+    // stop disappears without our asking (as a venue-side expiry would).
+    env.sim.binanceTrading.faults.rejectOrder(-2021, 'Order would immediately trigger.', 1000);
+    const before = store.journal.records.length;
+    env.sim.binanceTrading.engine.cancel(ACCOUNT, VENUE, SYMBOL, { clientOrderId: stop.clientOrderId });
+    await sleep(4_000);
+    const attempts = store.journal.records
+      .slice(before)
+      .filter((r) => r.kind === 'order' && r.event === 'sent' && r.purpose === 'protective-stop');
+    // Without the backoff this is one attempt per round trip or sweep: dozens in 4 s.
+    expect(attempts.length).toBeGreaterThanOrEqual(1);
+    expect(attempts.length).toBeLessThanOrEqual(3);
+    expect(logs.filter((l) => /has no venue-side stop/.test(l))).toHaveLength(1);
+    expect(engine.tradingState).toBe('ACTIVE');
+    expect(venuePosition(env.sim)).not.toBe(0);
+  }, 90_000);
+});
+
 describe('kill switch when the book is stale', () => {
-  it('a flatten the gate refuses (stale book) is retried until the position is closed', async () => {
+  it('a flatten the gate refuses (stale book) is retried until the position is closed; the stop guards it meanwhile', async () => {
     const env = await startSim();
     const store = { journal: new MemoryJournal(), state: new MemoryStateStore() };
     const engine = engineOn(env, store);
     await engine.start();
-    await guardedPosition(engine, env.sim);
+    const stop = await guardedPosition(engine, env.sim);
     // The market goes quiet: no book update for longer than the 2 s staleness limit.
     env.sim.pause();
     await sleep(2_500);
@@ -269,9 +297,15 @@ describe('kill switch when the book is stale', () => {
       'the refused flatten',
     );
     expect(engine.flat).toBe(false);
-    // The market comes back: the flatten is tried again and the position closes.
+    // Meanwhile the position is not naked: on a reduce-only venue the kill kept its stop.
+    expect(venueStops(env.sim).map((o) => o.request.clientOrderId)).toEqual([stop.clientOrderId]);
+    // The market comes back: the flatten is tried again, the position closes, the stop goes.
     env.sim.resume();
-    await until(() => engine.flat && venuePosition(env.sim) === 0, 15_000, 'the retried flatten');
+    await until(
+      () => engine.flat && venuePosition(env.sim) === 0 && venueStops(env.sim).length === 0,
+      15_000,
+      'the retried flatten',
+    );
   }, 90_000);
 });
 

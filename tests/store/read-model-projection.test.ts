@@ -145,6 +145,26 @@ describe('ReadModelProjection (embedded DynamoDB)', () => {
     expect((await new DynamoOrderRepo(db.doc, db.table).get(id))?.state).toBe('REJECTED');
   });
 
+  it('walks the item through states the journal skipped (a lost write), and ignores a restart’s UNKNOWN for an order already past it', async () => {
+    const id = 'tw04000000300000a4';
+    const errors: string[] = [];
+    const p = projection(errors);
+    p.observe(orderRecord(id, 'decided', 'PENDING', T0));
+    p.observe(orderRecord(id, 'ack', 'OPEN', T0 + 2)); // SUBMITTED never reached the projection
+    await p.flush();
+    const orders = new DynamoOrderRepo(db.doc, db.table);
+    expect((await orders.get(id))?.history.map((h) => [h.from, h.to, h.reason])).toEqual([
+      ['PENDING', 'SUBMITTED', 'ack (via)'],
+      ['SUBMITTED', 'OPEN', 'ack'],
+    ]);
+    const restarted = projection(errors, 4);
+    restarted.observe(orderRecord(id, 'restored', 'UNKNOWN', T0 + 60_000));
+    restarted.observe(orderRecord(id, 'query', 'OPEN', T0 + 60_001));
+    await restarted.flush();
+    expect(errors).toEqual([]);
+    expect((await orders.get(id))?.state).toBe('OPEN');
+  });
+
   it('writes the position snapshot with exact decimal text, fenced by the epoch', async () => {
     const p = projection([], 7);
     p.observe({
