@@ -148,6 +148,8 @@ export class BinanceTradingFaults extends PlaceAndSignFaults<{
 
   /** Triggered algo orders send no ALGO_UPDATE TRIGGERED / FINISHED while this is set. */
   withholdAlgoTriggers = false;
+  /** The next this many algo order queries (GET /fapi/v1/algoOrder) do not show the triggered order yet. */
+  laggingAlgoQueries = 0;
 }
 
 /** The Algo Service's view of a conditional order (the matching engine holds the order itself). */
@@ -440,8 +442,14 @@ export class BinanceFuturesTradingSim {
         const algoId = this.algos.get(o.orderId)?.algoId;
         return send(200, { algoId, clientAlgoId: o.request.clientOrderId, code: '200', msg: 'success' });
       }
-      case 'GET /fapi/v1/algoOrder':
-        return send(200, this.algoJson(this.findAlgo(account, p, ERR.noOrder)));
+      case 'GET /fapi/v1/algoOrder': {
+        const j = this.algoJson(this.findAlgo(account, p, ERR.noOrder));
+        if (this.faults.laggingAlgoQueries > 0 && j.actualOrderId !== '') {
+          this.faults.laggingAlgoQueries--;
+          return send(200, { ...j, algoStatus: 'TRIGGERING', actualOrderId: '' });
+        }
+        return send(200, j);
+      }
       case 'DELETE /fapi/v1/algoOpenOrders': {
         const symbol = required(p, 'symbol');
         this.engine.cancelAll(account, VENUE, symbol, now, 'stops');

@@ -52,6 +52,11 @@ export interface AlgoOrdersOptions {
   readonly now: () => number;
   /** Hands a held ORDER_TRADE_UPDATE back, with our client id when it was resolved. */
   readonly release: (msg: Record<string, unknown>, clientOrderId: string | undefined) => void;
+  /**
+   * Hands back, under our client id, an update that was passed on unchanged (not then known to be
+   * a stop's) and is now: its fill must reach the engine as ours, even if it was emitted before.
+   */
+  readonly relink: (msg: Record<string, unknown>, clientOrderId: string) => void;
   /** Teaches fill recovery that trades of `orderId` are our `clientOrderId`. */
   readonly link: (orderId: string, clientOrderId: string) => void;
   readonly diag: (d: TradingDiagnostic) => void;
@@ -91,6 +96,11 @@ export function isUnknownOrder(err: unknown): boolean {
   return err instanceof HttpDataError && (err.venueCode === -2013 || err.venueCode === -2011);
 }
 
+/** How many orders' passed-on updates are kept for a late link. */
+const LATE_MAX = 200;
+/** When an update passed on unchanged is looked into again (ms after the previous attempt). */
+const LATE_RETRY_MS = [2_000, 5_000, 15_000];
+
 export class AlgoOrders {
   private readonly opts: AlgoOrdersOptions;
   /** Our client ids that are algo orders → symbol. */
@@ -99,6 +109,10 @@ export class AlgoOrders {
   private readonly untriggered = new Set<string>();
   /** Matching-engine order id (`ai`) → our client id. */
   private readonly byActual = new Map<string, string>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private stopped = false;
+  /** Updates passed on unchanged, by `i` (bounded): a later link to one of our stops re-keys them. */
+  private readonly late = new Map<string, Record<string, unknown>[]>();
   /** Held ORDER_TRADE_UPDATEs by `i`, in arrival order. */
   private readonly held = new Map<
     string,
@@ -129,6 +143,11 @@ export class AlgoOrders {
     this.byActual.set(actual, clientOrderId);
     this.untriggered.delete(clientOrderId);
     this.opts.link(actual, clientOrderId);
+    const passed = this.late.get(actual);
+    if (passed) {
+      this.late.delete(actual);
+      for (const m of passed) this.opts.relink(m, clientOrderId);
+    }
     const h = this.held.get(actual);
     if (!h) return;
     clearTimeout(h.timer);
@@ -187,8 +206,21 @@ export class AlgoOrders {
 
   /** No ALGO_UPDATE came: ask the Algo Service which of our stops became order `i`. */
   private async resolveHeld(i: string, symbol: string): Promise<void> {
+    await this.askStops(symbol, () => this.held.has(i));
+    const h = this.held.get(i);
+    if (!h) return;
+    this.held.delete(i);
+    this.opts.diag({ type: 'skipped', detail: `order ${i}: not one of our stops; passed on unchanged` });
+    this.late.set(i, h.msgs);
+    if (this.late.size > LATE_MAX) this.late.delete(this.late.keys().next().value as string);
+    for (const m of h.msgs) this.opts.release(m, undefined);
+    this.askAgain(i, symbol, 0);
+  }
+
+  /** Queries the symbol's untriggered stops (learning any trigger link) while `wanted()` holds. */
+  private async askStops(symbol: string, wanted: () => boolean): Promise<void> {
     for (const id of [...this.untriggered]) {
-      if (!this.held.has(i)) return;
+      if (!wanted()) return;
       if (this.symbolOf.get(id) !== symbol) continue;
       try {
         const a = await this.fetch(id);
@@ -197,11 +229,22 @@ export class AlgoOrders {
         this.opts.diag({ type: 'skipped', detail: `algo query for ${id}: ${safeMessage(err)}` });
       }
     }
-    const h = this.held.get(i);
-    if (!h) return;
-    this.held.delete(i);
-    this.opts.diag({ type: 'skipped', detail: `order ${i}: not one of our stops; passed on unchanged` });
-    for (const m of h.msgs) this.opts.release(m, undefined);
+  }
+
+  /**
+   * An update passed on unchanged may still be one of our stops' (the query failed, the Algo
+   * Service lagged): asked again after 2, 5 and 15 s; a link found re-keys it (`relink`).
+   */
+  private askAgain(i: string, symbol: string, attempt: number): void {
+    const delay = LATE_RETRY_MS[attempt];
+    if (delay === undefined || this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      void this.askStops(symbol, () => this.late.has(i)).then(() => {
+        if (this.late.has(i)) this.askAgain(i, symbol, attempt + 1);
+      });
+    }, delay);
+    this.timers.add(t);
   }
 
   /** `GET /fapi/v1/algoOrder` by our client id; null when the venue does not know it. */
@@ -292,6 +335,9 @@ export class AlgoOrders {
 
   /** Pending holds are dropped (client stop). */
   clear(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     for (const h of this.held.values()) clearTimeout(h.timer);
     this.held.clear();
   }

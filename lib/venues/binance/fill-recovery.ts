@@ -74,6 +74,11 @@ export class FillRecovery {
     this.clientIdOf.set(orderId, clientOrderId);
   }
 
+  /** Forgets that a trade was emitted (it was emitted under the wrong order and is emitted again). */
+  forgetTrade(symbol: string, tradeId: string): void {
+    this.seenTrades.get(symbol)?.delete(tradeId);
+  }
+
   /** Emits a fill once per trade id. */
   emitFill(fill: Fill): boolean {
     let seen = this.seenTrades.get(fill.symbol);

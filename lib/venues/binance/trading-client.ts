@@ -264,6 +264,11 @@ export class BinanceFuturesTrading implements VenueTrading {
       instrumentOf: (symbol) => this.instrumentOf(symbol),
       now: () => this.clock.now(),
       release: (msg, clientOrderId) => this.safeOrderUpdate(msg, clientOrderId),
+      relink: (msg, clientOrderId) => {
+        const o = (msg.o ?? {}) as Record<string, unknown>;
+        this.fills.forgetTrade(str(o.s), str(o.t));
+        this.safeOrderUpdate(msg, clientOrderId);
+      },
       link: (orderId, clientOrderId) => this.fills.rekey(orderId, clientOrderId),
       diag: (d) => this.diag(d),
     });
