@@ -67,7 +67,8 @@ export class ReadModelProjection {
     } else if (r.kind === 'position' && typeof r.symbol === 'string' && typeof r.lots === 'number') {
       const symbol = r.symbol;
       this.chain(`pos:${symbol}`, () => this.projectPosition(symbol, r), `position ${symbol}`);
-    } else if (r.kind === 'fill' && isFill(r.fill)) {
+    } else if (r.kind === 'fill' && isFill(r.fill) && r.event !== 'unmatched') {
+      // (An unmatched fill is not yet known to be ours: it is stored when it is counted.)
       const f = r.fill;
       this.chain(`fill:${f.symbol}:${f.tradeId}`, () => this.projectFill(f), `fill ${f.tradeId}`);
       // A fill moves its order on (to PARTIALLY_FILLED or FILLED): the journal says so on the fill.
