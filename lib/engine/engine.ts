@@ -867,6 +867,8 @@ export class Engine {
     if (this.seenFills.has(fill.tradeId)) return;
     this.seenFills.add(fill.tradeId);
     const r = st.ledger.applyFill(fill);
+    // The exit the strategy wanted is done: the next position gets its stop at once.
+    if (st.ledger.lots === 0) st.exitWantedTs = -Infinity;
     this.journalPosition(st, { realized: r.realized, fee: r.fee, roundTrip: r.roundTrip });
     const evaluation = evaluateAccount(this.riskContext(this.clock.now()), this.opts.config.risk);
     if (evaluation.state !== this._tradingState) {
@@ -904,9 +906,12 @@ export class Engine {
     if (this.flattening && order.intent.purpose === 'flatten') void this.flattenStep();
     const st = this.symbols.get(order.intent.symbol);
     if (st && order.intent.purpose === 'protective-stop') {
-      // Rejected or failed at the venue, or gone without a fill when we did not cancel it: back off.
+      // Rejected or failed at the venue, or gone without a fill while it still had a position to
+      // guard and we had not cancelled it: back off. (A reduce-only stop the venue expires with
+      // the position it guarded is no failure.)
       const ours = this.execution.cancelRequested.delete(order.clientOrderId);
-      if (order.state === 'REJECTED' || order.state === 'FAILED' || (!ours && order.filledLots === 0))
+      const vanished = !ours && order.filledLots === 0 && st.ledger.lots !== 0;
+      if (order.state === 'REJECTED' || order.state === 'FAILED' || vanished)
         this.stopFailed(st, this.clock.now(), `venue: ${order.state}`);
     }
     this.guardSymbol(order.intent.symbol);
