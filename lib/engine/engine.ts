@@ -261,6 +261,8 @@ export class Engine {
   }
 
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  /** When the TTL sweep last asked to cancel an order (dropped once the order is done). */
+  private readonly ttlCancelTs = new Map<string, number>();
 
   /** Order TTLs and protective stops; runs every SWEEP_MS while READY. */
   private sweep(): void {
@@ -271,7 +273,12 @@ export class Engine {
       if (o.intent.purpose === 'protective-stop') continue;
       if (o.state !== 'OPEN' && o.state !== 'PARTIALLY_FILLED') continue; // unknown: resolveUnknown owns it
       const sent = o.timestamps.SUBMITTED ?? o.intent.createdTs;
-      if (now - sent >= ttl) void this.execution.cancel(o, `ttl: resting ${now - sent} ms ≥ ${ttl} ms`);
+      if (now - sent < ttl) continue;
+      // One TTL cancel a second per order at most: a cancel the venue keeps refusing is not hammered.
+      const last = this.ttlCancelTs.get(o.clientOrderId) ?? -Infinity;
+      if (now - last < STOP_RETRY_MS) continue;
+      this.ttlCancelTs.set(o.clientOrderId, now);
+      void this.execution.cancel(o, `ttl: resting ${now - sent} ms ≥ ${ttl} ms`);
     }
     for (const st of this.symbols.values()) this.guardSymbol(st.instrument.symbol);
     // A kill's flatten that the gate refused (a stale book, a rate limit) or that expired unfilled
@@ -903,6 +910,7 @@ export class Engine {
   }
 
   private onOrderDone(order: ManagedOrder): void {
+    this.ttlCancelTs.delete(order.clientOrderId);
     if (this.flattening && order.intent.purpose === 'flatten') void this.flattenStep();
     const st = this.symbols.get(order.intent.symbol);
     if (st && order.intent.purpose === 'protective-stop') {
