@@ -855,20 +855,9 @@ function checkFlattenUnguarded(
   checks.push('CONTEXT');
 
   const buy = intent.side === 'buy';
-  const pos = sym.positionLots;
   if (!intent.reduceOnly) return reject('NOT_REDUCING', 'a flatten order must be reduce-only');
-  if (pos === 0) return reject('NOT_REDUCING', `no position on ${key} to flatten`);
-  if (buy ? pos > 0 : pos < 0)
-    return reject(
-      'NOT_REDUCING',
-      `${intent.side} would add to the ${pos > 0 ? 'long' : 'short'} of ${Math.abs(pos)} lots`,
-    );
-  const resting = buy ? sym.openBuyLots : sym.openSellLots;
-  if (intent.qtyLots + resting > Math.abs(pos))
-    return reject(
-      'NOT_REDUCING',
-      `${intent.side} ${intent.qtyLots} lots with ${resting} lots already resting on that side would flip the position of ${pos} lots`,
-    );
+  const nr = notReducing(intent, key, sym.positionLots, buy ? sym.openBuyLots : sym.openSellLots);
+  if (nr !== null) return nr;
   checks.push('REDUCE_ONLY');
 
   const sl = symbolLimits(limits, intent.venue, intent.symbol);
@@ -889,6 +878,26 @@ function checkFlattenUnguarded(
   const venueTicks =
     intent.type === 'limit' ? (intent.priceTicks as number) : buy ? book.bestAskTicks : book.bestBidTicks;
   return reducingTail(intent, instrument, venueTicks, now, ctx, limits, checks);
+}
+
+/**
+ * An order that may only take a position off (flatten, protective stop): there must be a position,
+ * the order must be on its other side, and with `resting` lots already on that side it must not
+ * be able to flip it.
+ */
+function notReducing(intent: OrderIntent, key: string, pos: number, resting: number): RiskRejection | null {
+  if (pos === 0) return reject('NOT_REDUCING', `no position on ${key} to reduce`);
+  if (intent.side === 'buy' ? pos > 0 : pos < 0)
+    return reject(
+      'NOT_REDUCING',
+      `${intent.side} would add to the ${pos > 0 ? 'long' : 'short'} of ${Math.abs(pos)} lots`,
+    );
+  if (intent.qtyLots + resting > Math.abs(pos))
+    return reject(
+      'NOT_REDUCING',
+      `${intent.side} ${intent.qtyLots} lots with ${resting} lots already resting on that side would flip the position of ${pos} lots`,
+    );
+  return null;
 }
 
 /** The symbol's risk entry; a missing or impossible one halts (fail closed). */
@@ -974,16 +983,9 @@ function checkProtectiveStopUnguarded(
   checks.push('CONTEXT');
 
   const buy = intent.side === 'buy';
-  const pos = sym.positionLots;
   const spot = instrument.kind === 'spot';
-  if (pos === 0) return reject('NOT_REDUCING', `no position on ${key} to protect`);
-  if (buy ? pos > 0 : pos < 0)
-    return reject(
-      'NOT_REDUCING',
-      `a ${intent.side} stop would add to the ${pos > 0 ? 'long' : 'short'} of ${Math.abs(pos)} lots`,
-    );
-  if (intent.qtyLots > Math.abs(pos))
-    return reject('NOT_REDUCING', `a stop of ${intent.qtyLots} lots would flip the position of ${pos} lots`);
+  const nr = notReducing(intent, key, sym.positionLots, 0);
+  if (nr !== null) return nr;
   if (intent.reduceOnly === spot)
     return reject(
       'BAD_ORDER',
