@@ -82,6 +82,7 @@ import {
 import type { SimAccountsConfig } from './accounts.ts';
 import type {
   MatchingEngine,
+  PlaceResult as MatchPlaceResult,
   SimFill,
   SimInstrumentSpec,
   SimOrder,
@@ -159,6 +160,33 @@ interface AlgoInfo {
   readonly actualClientId: string;
   readonly workingType: string;
   triggerTime: number;
+}
+
+type OrderFault = ReturnType<BinanceTradingFaults['takeOrder']>;
+
+/** The answer to a placement: silence or 503 "unknown" when scripted, the venue's reject, or the order. */
+function answerPlaced(
+  fault: OrderFault,
+  result: MatchPlaceResult,
+  toJson: (o: SimOrder) => unknown,
+  reply: (status: number, body: unknown) => void,
+): void {
+  if (fault?.kind === 'silent') return reply(0, null);
+  if (fault?.kind === 'unknown')
+    return reply(ERR.unknown.status, { code: ERR.unknown.code, msg: ERR.unknown.msg });
+  if ('reject' in result) throw rejectFailure(result.reject);
+  reply(200, toJson(result.order));
+}
+
+/** The `reduceOnly` parameter: absent = false; anything but "true"/"false" is -1100. */
+function reduceOnlyParam(v: string | undefined): boolean {
+  if (v !== undefined && v !== 'true' && v !== 'false')
+    throw new ApiFailure({
+      status: 400,
+      code: -1100,
+      msg: "Illegal characters found in parameter 'reduceOnly'; legal range is 'true, false'.",
+    });
+  return v === 'true';
 }
 
 /** Conditional order types of the Algo Service; the order endpoints answer -4120 for them. */
@@ -585,19 +613,9 @@ export class BinanceFuturesTradingSim {
       required(p, 'quantity'),
     );
     if ('reject' in amounts) throw rejectFailure(amounts.reject);
-    const reduceOnly = p('reduceOnly');
-    if (reduceOnly !== undefined && reduceOnly !== 'true' && reduceOnly !== 'false')
-      throw new ApiFailure({
-        status: 400,
-        code: -1100,
-        msg: "Illegal characters found in parameter 'reduceOnly'; legal range is 'true, false'.",
-      });
+    const reduceOnly = reduceOnlyParam(p('reduceOnly'));
 
-    const fault = this.faults.takeOrder();
-    if (fault?.kind === 'reject') throw new ApiFailure({ status: 400, code: fault.code, msg: fault.msg });
-    const book = this.host.book(symbol);
-    if (!book) throw new ApiFailure({ status: 400, code: -1121, msg: 'Invalid symbol.' });
-    this.orderCount.push(now);
+    const { book, fault } = this.admitOrder(symbol, now);
     const result = this.engine.place(
       {
         venue: VENUE,
@@ -608,17 +626,13 @@ export class BinanceFuturesTradingSim {
         timeInForce: tif,
         priceTicks: amounts.priceTicks,
         qtyLots: amounts.qtyLots,
-        reduceOnly: reduceOnly === 'true',
+        reduceOnly,
         account,
         ts: now,
       },
       book,
     );
-    if (fault?.kind === 'silent') return reply(0, null);
-    if (fault?.kind === 'unknown')
-      return reply(ERR.unknown.status, { code: ERR.unknown.code, msg: ERR.unknown.msg });
-    if ('reject' in result) throw rejectFailure(result.reject);
-    reply(200, this.orderJson(result.order));
+    answerPlaced(fault, result, (o) => this.orderJson(o), reply);
   }
 
   private selectOrder(p: (name: string) => string | undefined): { orderId?: string; clientOrderId?: string } {
@@ -714,18 +728,8 @@ export class BinanceFuturesTradingSim {
     if ('reject' in amounts) throw rejectFailure(amounts.reject);
     const trigger = parseOrderAmounts(spec, required(p, 'triggerPrice'), required(p, 'quantity'));
     if ('reject' in trigger) throw rejectFailure(trigger.reject);
-    const reduceOnly = p('reduceOnly');
-    if (reduceOnly !== undefined && reduceOnly !== 'true' && reduceOnly !== 'false')
-      throw new ApiFailure({
-        status: 400,
-        code: -1100,
-        msg: "Illegal characters found in parameter 'reduceOnly'; legal range is 'true, false'.",
-      });
-    const fault = this.faults.takeOrder();
-    if (fault?.kind === 'reject') throw new ApiFailure({ status: 400, code: fault.code, msg: fault.msg });
-    const book = this.host.book(symbol);
-    if (!book) throw new ApiFailure({ status: 400, code: -1121, msg: 'Invalid symbol.' });
-    this.orderCount.push(now);
+    const reduceOnly = reduceOnlyParam(p('reduceOnly'));
+    const { book, fault } = this.admitOrder(symbol, now);
     this.placingWorkingType = workingType; // read by onOrderUpdate when the engine reports it
     const result = this.engine.place(
       {
@@ -738,17 +742,13 @@ export class BinanceFuturesTradingSim {
         priceTicks: amounts.priceTicks,
         triggerTicks: trigger.priceTicks,
         qtyLots: amounts.qtyLots,
-        reduceOnly: reduceOnly === 'true',
+        reduceOnly,
         account,
         ts: now,
       },
       book,
     );
-    if (fault?.kind === 'silent') return reply(0, null);
-    if (fault?.kind === 'unknown')
-      return reply(ERR.unknown.status, { code: ERR.unknown.code, msg: ERR.unknown.msg });
-    if ('reject' in result) throw rejectFailure(result.reject);
-    reply(200, this.algoJson(result.order));
+    answerPlaced(fault, result, (o) => this.algoJson(o), reply);
   }
 
   /** The algo order named by `algoId` or `clientAlgoId`, else `notFound`. */
@@ -776,6 +776,19 @@ export class BinanceFuturesTradingSim {
   private algoStatus(o: SimOrder): string {
     if (o.triggered) return o.status === 'NEW' || o.status === 'PARTIALLY_FILLED' ? 'TRIGGERED' : 'FINISHED';
     return o.status === 'NEW' ? 'NEW' : o.status;
+  }
+
+  /**
+   * A validated order gets through: a scripted reject is thrown, any other scripted fault is
+   * returned for the answer (answerPlaced); the symbol's book; the order count.
+   */
+  private admitOrder(symbol: string, now: number): { book: L2Book; fault: OrderFault } {
+    const fault = this.faults.takeOrder();
+    if (fault?.kind === 'reject') throw new ApiFailure({ status: 400, code: fault.code, msg: fault.msg });
+    const book = this.host.book(symbol);
+    if (!book) throw new ApiFailure({ status: 400, code: -1121, msg: 'Invalid symbol.' });
+    this.orderCount.push(now);
+    return { book, fault };
   }
 
   /** The algo order object (research-stops.md §1a/§1b field list). */
