@@ -29,6 +29,7 @@ import {
   startSim,
   until,
   shiftedBook,
+  rawBinanceRest,
 } from '#tests/support/trading-harness.ts';
 
 const SYMBOL = 'BTCUSDT';
@@ -482,20 +483,8 @@ function moveMarketDown(sim: ExchangeSimulator, down: number): void {
   );
 }
 
-/** A signed REST call to the simulator, as a raw client would make it. */
-async function rawRest(
-  sim: ExchangeSimulator,
-  method: string,
-  path: string,
-  params: Array<[string, string]>,
-) {
-  const q = buildSignedQuery(params, SIM_API_SECRET, { timestamp: Date.now() });
-  const res = await fetch(`${sim.baseUrl('binance-futures').rest}${path}?${q}`, {
-    method,
-    headers: { 'X-MBX-APIKEY': SIM_API_KEY },
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const rawRest = (sim: ExchangeSimulator, method: string, path: string, params: Array<[string, string]>) =>
+  rawBinanceRest(sim, 'binance-futures', method, path, params);
 
 describe('Binance USD-M protective stops (Algo Service)', () => {
   it.each([

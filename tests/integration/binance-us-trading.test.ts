@@ -29,6 +29,7 @@ import {
   startSim,
   until,
   shiftedBook,
+  rawBinanceRest,
 } from '#tests/support/trading-harness.ts';
 
 const SYMBOL = 'BTCUSDT';
@@ -336,20 +337,8 @@ function moveMarketDown(sim: ExchangeSimulator, down: number): void {
   sim.binanceUsTrading.onMarketStep(SYMBOL, shiftedBook(sim.truth('binance-us', SYMBOL), down), Date.now());
 }
 
-/** A signed REST call to the simulator, as a raw client would make it. */
-async function rawRest(
-  sim: ExchangeSimulator,
-  method: string,
-  path: string,
-  params: Array<[string, string]>,
-) {
-  const q = buildSignedQuery(params, SIM_API_SECRET, { timestamp: Date.now() });
-  const res = await fetch(`${sim.baseUrl('binance-us').rest}${path}?${q}`, {
-    method,
-    headers: { 'X-MBX-APIKEY': SIM_API_KEY },
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const rawRest = (sim: ExchangeSimulator, method: string, path: string, params: Array<[string, string]>) =>
+  rawBinanceRest(sim, 'binance-us', method, path, params);
 
 /** A second raw socket on the account's listenKey: the executionReports as the venue sends them. */
 async function rawReports(sim: ExchangeSimulator): Promise<Array<Record<string, unknown>>> {

@@ -6,6 +6,8 @@
 import { inspect } from 'node:util';
 import { afterEach } from 'vitest';
 import { L2Book } from '#core/book.ts';
+import { SIM_API_KEY, SIM_API_SECRET } from '#sim/binance-trading.ts';
+import { buildSignedQuery } from '#venues/binance/signing.ts';
 import { encodeClientOrderId } from '#core/client-order-id.ts';
 import type { OrderIntent, OrderSide, TimeInForce } from '#core/trading.ts';
 import type { UserEvent } from '#venues/trading.ts';
@@ -121,4 +123,20 @@ export function shiftedBook(book: L2Book, down: number): L2Book {
   for (const [price, qty] of book.bids.top(book.bids.depth)) out.set('bid', price - down, Number(qty));
   for (const [price, qty] of book.asks.top(book.asks.depth)) out.set('ask', price - down, Number(qty));
   return out;
+}
+
+/** A signed REST call to a Binance simulator (USD-M or Binance.US), as a raw client would make it. */
+export async function rawBinanceRest(
+  sim: ExchangeSimulator,
+  venue: 'binance-futures' | 'binance-us',
+  method: string,
+  path: string,
+  params: Array<[string, string]>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const q = buildSignedQuery(params, SIM_API_SECRET, { timestamp: Date.now() });
+  const res = await fetch(`${sim.baseUrl(venue).rest}${path}?${q}`, {
+    method,
+    headers: { 'X-MBX-APIKEY': SIM_API_KEY },
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
